@@ -1,0 +1,268 @@
+//! C = A·B, row-major, M×K times K×N, accumulated in f32, stored as T.
+//!
+//! - `naive`: the CPU twin of the one-thread-per-output GPU kernel: vector lanes play the
+//!   threads of a warp, so each row of C is swept as C[i,:] += A[i,k]·B[k,:]. No blocking.
+//! - `tiled`: BLIS-style. B is packed once into NR-wide column panels, each task packs its
+//!   MC rows of A into MR-high strips, and an MR×NR register-blocked micro-kernel runs over
+//!   KC-deep slices (B's slice stays in L1, A's block in L2). The micro-kernel is compiled
+//!   for AVX-512 and AVX2+FMA and picked at run time, so one binary runs everywhere.
+//! - `vendor`: the `gemm` crate, the CPU's "vendor library" ceiling.
+
+use rayon::prelude::*;
+
+use crate::elem::Elem;
+use crate::launch::{product, KernelResult, Launch};
+
+struct Problem<'a, T> {
+    a: &'a [T],
+    b: &'a [T],
+    c: &'a mut [T],
+    m: usize,
+    n: usize,
+    k: usize,
+}
+
+fn problem<'a, T: Elem>(l: &mut Launch<'a>) -> Result<Problem<'a, T>, String> {
+    let (m, n, k) = (l.count(0)?, l.count(1)?, l.count(2)?);
+    Ok(Problem {
+        a: l.input(0, product(&[m, k])?)?,
+        b: l.input(1, product(&[k, n])?)?,
+        c: l.output(2, product(&[m, n])?)?,
+        m,
+        n,
+        k,
+    })
+}
+
+/// gemm_naive(A, B, C; M, N, K)
+pub(crate) fn naive<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
+    let Problem { a, b, c, n, k, .. } = problem::<T>(l)?;
+    c.par_chunks_mut(n).enumerate().for_each_init(
+        || (vec![0f32; n], vec![0f32; n]),
+        |(acc, scratch), (i, c_row)| {
+            acc.fill(0.0);
+            for p in 0..k {
+                let a_ip = a[i * k + p].to_f32();
+                let b_row = T::row(&b[p * n..(p + 1) * n], scratch);
+                for (acc, b) in acc.iter_mut().zip(b_row) {
+                    *acc += a_ip * b;
+                }
+            }
+            T::store(acc, c_row);
+        },
+    );
+    Ok(())
+}
+
+const MC: usize = 64; // rows of C per task
+const KC: usize = 256; // depth of one micro-kernel pass
+const PANELS_PER_TASK: usize = 8; // NR-wide column panels per task
+
+/// The micro-kernel over one task's block, generic in its register tile. Always inlined
+/// into an ISA-specific wrapper, whose target features let LLVM keep `acc` in vector
+/// registers and use FMA.
+#[inline(always)]
+fn block<const MR: usize, const NR: usize, const FMA: bool>(
+    k: usize,
+    packed_a: &[f32],
+    packed_b: &[f32],
+    out: &mut [f32],
+) {
+    let strips = packed_a.len() / (k * MR);
+    let panels = packed_b.len() / (k * NR);
+    let ld = panels * NR;
+    for pc in (0..k).step_by(KC) {
+        let kc = KC.min(k - pc);
+        for jp in 0..panels {
+            let bp = &packed_b[jp * k * NR + pc * NR..][..kc * NR];
+            for s in 0..strips {
+                let ap = &packed_a[s * k * MR + pc * MR..][..kc * MR];
+                let mut acc = [[0f32; NR]; MR];
+                for (av, bv) in ap.chunks_exact(MR).zip(bp.chunks_exact(NR)) {
+                    for i in 0..MR {
+                        for j in 0..NR {
+                            acc[i][j] = if FMA {
+                                av[i].mul_add(bv[j], acc[i][j])
+                            } else {
+                                acc[i][j] + av[i] * bv[j]
+                            };
+                        }
+                    }
+                }
+                for (i, acc_row) in acc.iter().enumerate() {
+                    let row = &mut out[(s * MR + i) * ld + jp * NR..][..NR];
+                    for (o, a) in row.iter_mut().zip(acc_row) {
+                        *o += a;
+                    }
+                }
+            }
+        }
+    }
+}
+
+type BlockFn = unsafe fn(usize, &[f32], &[f32], &mut [f32]);
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn block_avx512(k: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
+    block::<8, 32, true>(k, a, b, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_avx2(k: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
+    block::<6, 16, true>(k, a, b, out)
+}
+
+fn block_portable(k: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
+    block::<4, 8, false>(k, a, b, out)
+}
+
+/// gemm_tiled(A, B, C; M, N, K)
+pub(crate) fn tiled<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
+    let p = problem::<T>(l)?;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+            tiled_with::<T, 8, 32>(p, block_avx512);
+            return Ok(());
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            tiled_with::<T, 6, 16>(p, block_avx2);
+            return Ok(());
+        }
+    }
+    tiled_with::<T, 4, 8>(p, block_portable);
+    Ok(())
+}
+
+/// A raw pointer to C that tasks write through; each task owns a disjoint rectangle.
+#[derive(Clone, Copy)]
+struct SharedOut<T>(*mut T);
+// SAFETY: tasks write disjoint elements only (see `tiled_with`).
+unsafe impl<T> Send for SharedOut<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SharedOut<T> {}
+
+impl<T> SharedOut<T> {
+    /// `len` elements from `offset`. Safety: the range lies inside C and no other task
+    /// touches it.
+    unsafe fn slice<'a>(self, offset: usize, len: usize) -> &'a mut [T] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(offset), len) }
+    }
+}
+
+fn tiled_with<T: Elem, const MR: usize, const NR: usize>(p: Problem<'_, T>, kernel: BlockFn) {
+    let Problem { a, b, c, m, n, k } = p;
+    let panels = n.div_ceil(NR);
+
+    // B as [panel][k][NR], zero-padded past column n.
+    let mut packed_b = vec![0f32; panels * k * NR];
+    packed_b
+        .par_chunks_mut(k * NR)
+        .enumerate()
+        .for_each(|(jp, panel)| {
+            let j0 = jp * NR;
+            let width = NR.min(n - j0);
+            for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                T::load(&b[kk * n + j0..][..width], &mut dst[..width]);
+            }
+        });
+
+    let row_blocks = m.div_ceil(MC);
+    let col_blocks = panels.div_ceil(PANELS_PER_TASK);
+    let out = SharedOut(c.as_mut_ptr());
+    (0..row_blocks * col_blocks).into_par_iter().for_each_init(
+        || (Vec::new(), Vec::new(), vec![0f32; k]),
+        |(packed_a, acc, row), task| {
+            let (rb, cb) = (task / col_blocks, task % col_blocks);
+            let (i0, rows) = (rb * MC, MC.min(m - rb * MC));
+            let strips = rows.div_ceil(MR);
+            let jp0 = cb * PANELS_PER_TASK;
+            let task_panels = PANELS_PER_TASK.min(panels - jp0);
+
+            // A rows as [strip][k][MR], zero-padded past row m.
+            packed_a.clear();
+            packed_a.resize(strips * k * MR, 0.0);
+            for r in 0..rows {
+                let (s, lane) = (r / MR, r % MR);
+                T::load(&a[(i0 + r) * k..][..k], row);
+                let strip = &mut packed_a[s * k * MR..][..k * MR];
+                for (kk, v) in row.iter().enumerate() {
+                    strip[kk * MR + lane] = *v;
+                }
+            }
+
+            let ld = task_panels * NR;
+            acc.clear();
+            acc.resize(strips * MR * ld, 0.0);
+            let b_slice = &packed_b[jp0 * k * NR..][..task_panels * k * NR];
+            // SAFETY: `kernel` is only ever one whose target features were detected above.
+            unsafe { kernel(k, packed_a, b_slice, acc) };
+
+            let (j0, width) = (jp0 * NR, (task_panels * NR).min(n - jp0 * NR));
+            for r in 0..rows {
+                // SAFETY: rows i0..i0+rows and columns j0..j0+width of C belong to this
+                // task alone, and lie inside C (m×n).
+                let dst = unsafe { out.slice((i0 + r) * n + j0, width) };
+                T::store(&acc[r * ld..][..width], dst);
+            }
+        },
+    );
+}
+
+/// gemm_vendor(A, B, C; M, N, K) through the `gemm` crate. f32 goes straight in. Half
+/// types are widened to f32 around an f32 product, inside the timed call: the crate lacks
+/// bf16, and its f16 path for M = 1 accumulates in f16 (errors ~10× an f32 accumulation,
+/// caught by conformance), which would break the f32-accumulate contract.
+pub(crate) fn vendor<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
+    let Problem { a, b, c, m, n, k } = problem::<T>(l)?;
+    if let (Some(a), Some(b)) = (T::as_f32(a), T::as_f32(b)) {
+        let c: &mut [f32] = bytemuck::cast_slice_mut(c);
+        vendor_f32(a, b, c, m, n, k);
+        return Ok(());
+    }
+    let widen = |x: &[T]| {
+        let mut v = vec![0f32; x.len()];
+        v.par_chunks_mut(1 << 16)
+            .zip(x.par_chunks(1 << 16))
+            .for_each(|(d, s)| T::load(s, d));
+        v
+    };
+    let (a32, b32) = (widen(a), widen(b));
+    let mut c32 = vec![0f32; m * n];
+    vendor_f32(&a32, &b32, &mut c32, m, n, k);
+    c.par_chunks_mut(1 << 16)
+        .zip(c32.par_chunks(1 << 16))
+        .for_each(|(d, s)| T::store(s, d));
+    Ok(())
+}
+
+fn vendor_f32(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    // SAFETY: the slices hold m·k, k·n and m·n elements (checked in `problem`, or sized so
+    // by the caller) in row-major order: row stride = columns, column stride = 1.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        )
+    };
+}

@@ -1,0 +1,66 @@
+//! The builtin kernels, by canonical name (kernels/README.md is the ABI).
+
+mod attention;
+mod gemm;
+mod stream;
+mod testing;
+
+use halbench_hal::{DType, Error, Result};
+use half::{bf16, f16};
+
+use crate::launch::KernelFn;
+
+pub(crate) use stream::parallel_copy;
+
+/// Picks the monomorphised kernel for a dtype.
+macro_rules! by_dtype {
+    ($dtype:expr, $module:ident :: $f:ident) => {
+        match $dtype {
+            DType::F32 => $module::$f::<f32> as KernelFn,
+            DType::F16 => $module::$f::<f16> as KernelFn,
+            DType::BF16 => $module::$f::<bf16> as KernelFn,
+        }
+    };
+}
+
+pub(crate) fn lookup(name: &str, dtype: DType) -> Result<KernelFn> {
+    let f32_only = |f: KernelFn| match dtype {
+        DType::F32 => Ok(f),
+        _ => Err(Error::unsupported(
+            "cpu",
+            format!("kernel `{name}` is f32 only, not {dtype}"),
+        )),
+    };
+    match name {
+        "stream_copy" => f32_only(stream::copy),
+        "stream_scale" => f32_only(stream::scale),
+        "stream_add" => f32_only(stream::add),
+        "stream_triad" => f32_only(stream::triad),
+        "stream_dot" => f32_only(stream::dot),
+        "gemm_naive" => Ok(by_dtype!(dtype, gemm::naive)),
+        "gemm_tiled" => Ok(by_dtype!(dtype, gemm::tiled)),
+        "gemm_vendor" => Ok(by_dtype!(dtype, gemm::vendor)),
+        "attn_prefill_scores" => Ok(by_dtype!(dtype, attention::prefill_scores)),
+        "softmax_rows" => f32_only(attention::softmax_rows),
+        "attn_prefill_pv" => Ok(by_dtype!(dtype, attention::prefill_pv)),
+        "attn_prefill_fused" => Ok(by_dtype!(dtype, attention::prefill_fused)),
+        "attn_decode_scores" => Ok(by_dtype!(dtype, attention::decode_scores)),
+        "attn_decode_pv" => Ok(by_dtype!(dtype, attention::decode_pv)),
+        "attn_decode_split" => Ok(by_dtype!(dtype, attention::decode_split)),
+        "attn_decode_combine" => Ok(by_dtype!(dtype, attention::decode_combine)),
+        "test_index" => f32_only(testing::index),
+        "test_scalars" => f32_only(testing::scalars),
+        _ => Err(Error::unsupported(
+            "cpu",
+            format!("no builtin kernel `{name}`"),
+        )),
+    }
+}
+
+/// Elements per parallel task for streaming loops: one contiguous slab per thread (as an
+/// OpenMP static schedule), rounded to whole cache lines.
+pub(crate) fn slab_len(n: usize) -> usize {
+    n.div_ceil(rayon::current_num_threads())
+        .next_multiple_of(16)
+        .max(4096)
+}

@@ -1,0 +1,73 @@
+//! What a device is, as results record it.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{DType, Dialect};
+
+/// Optional capabilities. Fields are added over time; readers default missing ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct Features {
+    /// f16 storage and arithmetic (possibly through conversion to f32).
+    pub f16: bool,
+    /// bf16 storage (arithmetic through f32).
+    pub bf16: bool,
+    /// `record`/`elapsed` are implemented.
+    pub device_timers: bool,
+    /// Cooperative-matrix / tensor-core instructions reachable from portable kernels.
+    pub cooperative_matrix: bool,
+}
+
+/// A vendor figure and where it came from, so a percentage is never quoted without its
+/// basis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Peak {
+    pub value: f64,
+    pub source: String,
+}
+
+/// Everything known about a device without running anything on it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct DeviceInfo {
+    pub backend: String,
+    pub index: usize,
+    pub name: String,
+    pub vendor: String,
+    pub driver_version: String,
+    /// `cpu`, `gpu`, `accelerator`, …
+    pub device_type: String,
+    pub memory_bytes: u64,
+    /// Cores, SMs, CUs: whatever runs one work-group at a time.
+    pub compute_units: u32,
+    pub max_threads_per_group: u32,
+    pub last_level_cache_bytes: u64,
+    pub subgroup_size: u32,
+    /// Dialects `compile` accepts, best first.
+    pub dialects: Vec<Dialect>,
+    pub features: Features,
+    /// Vendor memory bandwidth, GB/s (1e9 B/s), where known.
+    pub peak_gbs: Option<Peak>,
+    /// Vendor compute peak per dtype, TFLOP/s (1e12), where known.
+    pub peak_tflops: BTreeMap<DType, Peak>,
+    /// Anything else worth recording (`arch = sm_90`, plugin attributes).
+    pub extras: BTreeMap<String, String>,
+}
+
+impl DeviceInfo {
+    /// `backend:index`, the key results use.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.backend, self.index)
+    }
+
+    pub fn supports(&self, dtype: DType) -> bool {
+        match dtype {
+            DType::F32 => true,
+            DType::F16 => self.features.f16,
+            DType::BF16 => self.features.bf16,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Plain values that cross the HAL: kernel sources, launch shapes, arguments, dtypes.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Buffer;
+
+/// The language a kernel is written in.
+///
+/// `Builtin` names a kernel the backend implements natively under its canonical name (the
+/// CPU backend's Rust functions, cuBLAS, aclnn); its `code` is empty.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Dialect {
+    Builtin,
+    CudaC,
+    OpenClC,
+    SpirV,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::Builtin => "builtin",
+            Dialect::CudaC => "cuda_c",
+            Dialect::OpenClC => "opencl_c",
+            Dialect::SpirV => "spir_v",
+        })
+    }
+}
+
+/// Element types of the workloads. Half types are stored as 16 bits; kernels accumulate
+/// in f32.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    F32,
+    F16,
+    BF16,
+}
+
+impl DType {
+    pub const ALL: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F16 | DType::BF16 => 2,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        DType::ALL
+            .into_iter()
+            .find(|d| d.name() == s.to_ascii_lowercase())
+            .ok_or_else(|| format!("unknown dtype `{s}` (known: f32, f16, bf16)"))
+    }
+}
+
+/// A kernel to compile. Backends cache compiled kernels by everything in here.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KernelSource {
+    /// Canonical name (`gemm_tiled`), used for builtin lookup and in every error.
+    pub name: String,
+    pub dialect: Dialect,
+    /// Source text (UTF-8) or SPIR-V words (little-endian bytes); empty for `Builtin`.
+    pub code: Cow<'static, [u8]>,
+    /// Entry point inside `code`; equal to `name` for the shipped kernels.
+    pub entry: String,
+    /// `-D` macros for CUDA C and OpenCL C, specialisation constants for SPIR-V, options for
+    /// builtins (`T=f16`).
+    pub defines: Vec<(String, String)>,
+}
+
+impl KernelSource {
+    /// A backend-native kernel known by its canonical name.
+    pub fn builtin(name: &str, defines: Vec<(String, String)>) -> Self {
+        KernelSource {
+            name: name.into(),
+            dialect: Dialect::Builtin,
+            code: Cow::Borrowed(&[]),
+            entry: name.into(),
+            defines,
+        }
+    }
+
+    /// The value of a define, if set.
+    pub fn define(&self, key: &str) -> Option<&str> {
+        self.defines
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A launch shape: CUDA grid and block; OpenCL global = groups × threads; Vulkan
+/// `vkCmdDispatch(groups)` with `local_size = threads`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dims {
+    pub groups: [u32; 3],
+    pub threads: [u32; 3],
+}
+
+impl Dims {
+    /// One-dimensional launch.
+    pub fn linear(groups: u32, threads: u32) -> Self {
+        Dims {
+            groups: [groups, 1, 1],
+            threads: [threads, 1, 1],
+        }
+    }
+
+    /// Total number of invocations, or `None` if it overflows u64 (it cannot for u32 dims,
+    /// but the product is what a backend must check against its own limits).
+    pub fn total_threads(&self) -> u64 {
+        (0..3)
+            .map(|i| u64::from(self.groups[i]) * u64::from(self.threads[i]))
+            .product()
+    }
+
+    /// Rejects empty launches; backends add their own limits on top.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.groups.contains(&0) || self.threads.contains(&0) {
+            return Err(format!("launch dims must be non-zero: {self:?}"));
+        }
+        Ok(())
+    }
+}
+
+/// One kernel argument. The kernel ABI (kernels/README.md) puts buffers first, in plan
+/// order, then scalars.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    Buffer(&'a Buffer),
+    U32(u32),
+    I32(i32),
+    F32(f32),
+}

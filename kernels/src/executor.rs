@@ -1,0 +1,175 @@
+//! The one executor: runs any plan on any `&mut dyn Device`.
+//!
+//! `prepare` does everything that must not be timed: it checks the plan fits the device,
+//! allocates, uploads, and compiles each kernel from the best source the device accepts
+//! (its dialects in its own order of preference; `Builtin` first where offered). `run`
+//! then only enqueues, so a timed region holds launches and copies and nothing else.
+
+use std::time::{Duration, Instant};
+
+use halbench_hal::{Arg, Buffer, DType, Device, Error, Kernel, Result};
+
+use crate::plan::{Output, Plan, PlanArg, Step};
+use crate::sources;
+
+/// A plan with its buffers allocated and kernels compiled. Frees its buffers on drop.
+pub struct Prepared<'a> {
+    device: &'a mut dyn Device,
+    plan: &'a Plan,
+    buffers: Vec<Buffer>,
+    kernels: Vec<Option<Kernel>>,
+    host: Vec<u8>,
+    /// Wall time spent compiling (or finding in the cache) this plan's kernels.
+    pub compile_time: Duration,
+}
+
+impl std::fmt::Debug for Prepared<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("device", &self.device.info().key())
+            .field("buffers", &self.buffers.len())
+            .finish()
+    }
+}
+
+/// Compiles kernel `name` for `dtype` from the first source the device accepts.
+pub fn compile(
+    device: &mut dyn Device,
+    name: &str,
+    dtype: DType,
+    defines: &[(String, String)],
+) -> Result<Kernel> {
+    let info = device.info();
+    let backend = info.backend.clone();
+    let dialects = info.dialects.clone();
+    let mut unsupported = None;
+    for dialect in dialects {
+        let Some(source) = sources::source(name, dialect, dtype, defines) else {
+            continue;
+        };
+        match device.compile(&source) {
+            Ok(kernel) => return Ok(kernel),
+            Err(e @ Error::Unsupported { .. }) => unsupported = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(unsupported.unwrap_or_else(|| {
+        Error::unsupported(
+            &backend,
+            format!("no source of kernel `{name}` for this device"),
+        )
+    }))
+}
+
+/// Allocates, uploads and compiles. Errors: `OutOfMemory` (checked against the device's
+/// memory before any allocation), `Unsupported`, `Compile`, or whatever the device says.
+pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepared<'a>> {
+    let info = device.info();
+    let (need, have) = (plan.device_bytes(), info.memory_bytes);
+    if have > 0 && need > have {
+        return Err(Error::out_of_memory(
+            &info.backend,
+            format!(
+                "the case needs {:.2} GiB of device memory, {} has {:.2} GiB",
+                need as f64 / (1u64 << 30) as f64,
+                info.key(),
+                have as f64 / (1u64 << 30) as f64
+            ),
+        ));
+    }
+    let mut prepared = Prepared {
+        device,
+        plan,
+        buffers: Vec::new(),
+        kernels: Vec::new(),
+        host: Vec::new(),
+        compile_time: Duration::ZERO,
+    };
+    for spec in &plan.buffers {
+        let buffer = prepared.device.alloc(spec.bytes)?;
+        if let (Some(data), true) = (&spec.data, spec.upload) {
+            prepared.device.write(&buffer, 0, data)?;
+        }
+        prepared.buffers.push(buffer);
+    }
+    let start = Instant::now();
+    for step in &plan.steps {
+        let kernel = match step {
+            Step::Launch {
+                kernel,
+                dtype,
+                defines,
+                ..
+            } => Some(compile(prepared.device, kernel, *dtype, defines)?),
+            _ => None,
+        };
+        prepared.kernels.push(kernel);
+    }
+    prepared.compile_time = start.elapsed();
+    Ok(prepared)
+}
+
+impl Prepared<'_> {
+    pub fn device(&mut self) -> &mut dyn Device {
+        self.device
+    }
+
+    /// Enqueues every step once. Does not wait (but `Read` and `Write` block by nature).
+    pub fn run(&mut self) -> Result<()> {
+        for (step, kernel) in self.plan.steps.iter().zip(&self.kernels) {
+            match (step, kernel) {
+                (Step::Launch { dims, args, .. }, Some(kernel)) => {
+                    let args: Vec<Arg<'_>> = args
+                        .iter()
+                        .map(|a| match *a {
+                            PlanArg::Buffer(i) => Arg::Buffer(&self.buffers[i]),
+                            PlanArg::U32(v) => Arg::U32(v),
+                            PlanArg::I32(v) => Arg::I32(v),
+                            PlanArg::F32(v) => Arg::F32(v),
+                        })
+                        .collect();
+                    self.device.launch(kernel, *dims, &args)?;
+                }
+                (Step::Write { buffer }, _) => {
+                    self.device
+                        .write(&self.buffers[*buffer], 0, self.plan.data(*buffer))?;
+                }
+                (Step::Read { buffer }, _) => {
+                    self.host
+                        .resize(self.plan.buffers[*buffer].bytes as usize, 0);
+                    self.device
+                        .read(&self.buffers[*buffer], 0, &mut self.host)?;
+                }
+                (Step::Copy { src, dst }, _) => {
+                    let bytes = self.plan.buffers[*src].bytes;
+                    self.device
+                        .copy(&self.buffers[*src], 0, &self.buffers[*dst], 0, bytes)?;
+                }
+                (Step::Launch { .. }, None) => unreachable!("prepare compiles every launch"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the device and returns the plan's output bytes.
+    pub fn output(&mut self) -> Result<Vec<u8>> {
+        self.device.sync()?;
+        match self.plan.output {
+            Output::HostRead => Ok(self.host.clone()),
+            Output::Buffer(i) => {
+                let mut out = vec![0u8; self.plan.buffers[i].bytes as usize];
+                self.device.read(&self.buffers[i], 0, &mut out)?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl Drop for Prepared<'_> {
+    fn drop(&mut self) {
+        for buffer in self.buffers.drain(..) {
+            // A device that fails to free is already reporting errors elsewhere.
+            let _ = self.device.free(buffer);
+        }
+    }
+}

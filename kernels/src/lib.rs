@@ -1,0 +1,182 @@
+//! # halbench-kernels
+//!
+//! The workloads, defined once and run on every backend. Backend authors write no
+//! workload code: they implement kernels under the canonical names of the kernel ABI
+//! (`kernels/README.md`), and everything else lives here.
+//!
+//! ```text
+//!   Workload ──cases(scale, info)──► Case { workload, variant, dtype, shape }
+//!   Case ──plan(info)──► Plan { buffers (with inputs), steps, output }
+//!   Plan ──executor::prepare(&mut dyn Device)──► Prepared ──run()──► output bytes
+//!   Case ──check(plan, output)──► Validation      (f64 reference, other algorithm)
+//!   Case ──cost()──► Cost { flops, bytes }         (what the harness turns into GB/s, TFLOP/s)
+//! ```
+//!
+//! References compute in f64 with a different algorithm from the kernels (a two-pass
+//! softmax against the kernels' online one), so a shared algorithmic bug cannot pass.
+//! Small outputs are checked in full, large ones on a sample that always includes both
+//! ends. Inputs are deterministic and never zero.
+
+pub mod check;
+pub mod conformance;
+pub mod data;
+pub mod executor;
+pub mod plan;
+pub mod shape;
+pub mod sources;
+mod workloads;
+
+use std::fmt;
+use std::str::FromStr;
+
+use halbench_hal::{DType, DeviceInfo};
+
+pub use check::Validation;
+pub use plan::Plan;
+pub use shape::{Shape, ShapeKind};
+pub use workloads::all;
+
+/// How big and how many cases: `smoke` for tests (milliseconds), `quick` for the
+/// default run (a few minutes on a laptop CPU), `full` for the real measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scale {
+    Smoke,
+    Quick,
+    Full,
+}
+
+impl Scale {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scale::Smoke => "smoke",
+            Scale::Quick => "quick",
+            Scale::Full => "full",
+        }
+    }
+}
+
+impl fmt::Display for Scale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scale {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Scale::Smoke, Scale::Quick, Scale::Full]
+            .into_iter()
+            .find(|x| x.name() == s)
+            .ok_or_else(|| format!("unknown scale `{s}` (known: smoke, quick, full)"))
+    }
+}
+
+/// What limits a workload: memory traffic or arithmetic. Decides which peak a result is
+/// compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Memory,
+    Compute,
+}
+
+/// Work done by one run of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Cost {
+    pub flops: f64,
+    /// Bytes moved to and from memory, counted as the workload's table says.
+    pub bytes: f64,
+}
+
+/// One workload: a family of cases and everything needed to run and judge them.
+pub trait Workload: Sync {
+    /// `stream.triad`, `gemm`, `attention.prefill`, …
+    fn name(&self) -> &'static str;
+    fn variants(&self) -> &'static [&'static str];
+    fn dtypes(&self) -> &'static [DType];
+    fn shape_kind(&self) -> ShapeKind;
+    fn bound(&self) -> Bound;
+    /// The shapes of a scale; memory-bound workloads size themselves from the device.
+    fn shapes(&self, scale: Scale, info: &DeviceInfo) -> Vec<Shape>;
+    fn cost(&self, shape: &Shape, dtype: DType) -> Cost;
+    /// Buffers with their inputs, and the steps. Only called with this workload's shapes.
+    fn plan(&self, variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan;
+    /// Compares a run's output with the reference.
+    fn check(&self, dtype: DType, shape: &Shape, plan: &Plan, output: &[u8]) -> Validation;
+    /// True when the case's data fits in the device's caches, so its bandwidth is not
+    /// memory bandwidth.
+    fn cache_resident(&self, shape: &Shape, info: &DeviceInfo) -> bool {
+        let _ = (shape, info);
+        false
+    }
+}
+
+impl fmt::Debug for dyn Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One runnable case.
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    pub workload: &'static dyn Workload,
+    pub variant: &'static str,
+    pub dtype: DType,
+    pub shape: Shape,
+}
+
+impl Case {
+    /// Every variant × dtype × shape of a workload at a scale.
+    pub fn all_of(workload: &'static dyn Workload, scale: Scale, info: &DeviceInfo) -> Vec<Case> {
+        Self::with_shapes(workload, &workload.shapes(scale, info))
+    }
+
+    /// Every variant × dtype of a workload for given shapes.
+    pub fn with_shapes(workload: &'static dyn Workload, shapes: &[Shape]) -> Vec<Case> {
+        let mut out = Vec::new();
+        for shape in shapes {
+            for &variant in workload.variants() {
+                for &dtype in workload.dtypes() {
+                    out.push(Case {
+                        workload,
+                        variant,
+                        dtype,
+                        shape: *shape,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    pub fn plan(&self, info: &DeviceInfo) -> Plan {
+        self.workload
+            .plan(self.variant, self.dtype, &self.shape, info)
+    }
+
+    pub fn check(&self, plan: &Plan, output: &[u8]) -> Validation {
+        self.workload.check(self.dtype, &self.shape, plan, output)
+    }
+
+    pub fn cost(&self) -> Cost {
+        self.workload.cost(&self.shape, self.dtype)
+    }
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}/{}",
+            self.workload.name(),
+            self.variant,
+            self.dtype,
+            self.shape
+        )
+    }
+}
+
+/// Finds a workload by exact name.
+pub fn workload(name: &str) -> Option<&'static dyn Workload> {
+    all().iter().copied().find(|w| w.name() == name)
+}

@@ -1,0 +1,245 @@
+//! Problem shapes: typed, printed and parsed as `key=value` pairs
+//! (`m=1024,n=1024,k=1024`, `b=1,h=16,hkv=4,s=1000,d=96,causal=1`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The shape of one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Shape {
+    /// Stream and transfer: `n` f32 elements per array.
+    Elements {
+        n: u64,
+    },
+    Gemm {
+        m: u64,
+        n: u64,
+        k: u64,
+    },
+    Prefill {
+        b: u64,
+        h: u64,
+        hkv: u64,
+        s: u64,
+        d: u64,
+        causal: bool,
+    },
+    Decode {
+        b: u64,
+        h: u64,
+        hkv: u64,
+        l: u64,
+        d: u64,
+    },
+}
+
+/// Which family of shapes a workload takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShapeKind {
+    Elements,
+    Gemm,
+    Prefill,
+    Decode,
+}
+
+impl ShapeKind {
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            ShapeKind::Elements => &["n"],
+            ShapeKind::Gemm => &["m", "n", "k"],
+            ShapeKind::Prefill => &["b", "h", "hkv", "s", "d", "causal"],
+            ShapeKind::Decode => &["b", "h", "hkv", "l", "d"],
+        }
+    }
+
+    /// The key that tells this family apart when a user writes a shape.
+    fn claims(self, pairs: &BTreeMap<String, u64>) -> bool {
+        let has = |k: &str| pairs.contains_key(k);
+        match self {
+            ShapeKind::Elements => pairs.len() == 1 && has("n"),
+            ShapeKind::Gemm => has("m") || has("k"),
+            ShapeKind::Prefill => has("s"),
+            ShapeKind::Decode => has("l"),
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Shape::Elements { n } => write!(f, "n={n}"),
+            Shape::Gemm { m, n, k } => write!(f, "m={m},n={n},k={k}"),
+            Shape::Prefill {
+                b,
+                h,
+                hkv,
+                s,
+                d,
+                causal,
+            } => write!(
+                f,
+                "b={b},h={h},hkv={hkv},s={s},d={d},causal={}",
+                u8::from(causal)
+            ),
+            Shape::Decode { b, h, hkv, l, d } => write!(f, "b={b},h={h},hkv={hkv},l={l},d={d}"),
+        }
+    }
+}
+
+fn pairs(spec: &str) -> Result<BTreeMap<String, u64>, String> {
+    let mut out = BTreeMap::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("shape `{spec}`: `{part}` is not key=value"))?;
+        let value: u64 = value.trim().parse().map_err(|_| {
+            format!("shape `{spec}`: `{key}` must be a non-negative integer, got `{value}`")
+        })?;
+        if out.insert(key.trim().to_ascii_lowercase(), value).is_some() {
+            return Err(format!("shape `{spec}`: `{key}` given twice"));
+        }
+    }
+    if out.is_empty() {
+        return Err("empty shape".into());
+    }
+    Ok(out)
+}
+
+impl Shape {
+    /// Parses a user's shape for a family. `None` when the spec belongs to another family;
+    /// `Some(Err)` when it is this family's but wrong (unknown key, zero, impossible).
+    pub fn parse(kind: ShapeKind, spec: &str) -> Option<Result<Shape, String>> {
+        let pairs = match pairs(spec) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        if !kind.claims(&pairs) {
+            return None;
+        }
+        Some(Self::from_pairs(kind, spec, &pairs))
+    }
+
+    fn from_pairs(kind: ShapeKind, spec: &str, p: &BTreeMap<String, u64>) -> Result<Shape, String> {
+        if let Some(bad) = p.keys().find(|k| !kind.keys().contains(&k.as_str())) {
+            return Err(format!(
+                "shape `{spec}`: unknown key `{bad}` (keys: {})",
+                kind.keys().join(", ")
+            ));
+        }
+        let need = |k: &str| {
+            p.get(k)
+                .copied()
+                .ok_or_else(|| format!("shape `{spec}`: missing `{k}`"))
+        };
+        let or = |k: &str, default: u64| p.get(k).copied().unwrap_or(default);
+        let shape = match kind {
+            ShapeKind::Elements => Shape::Elements { n: need("n")? },
+            ShapeKind::Gemm => Shape::Gemm {
+                m: need("m")?,
+                n: need("n")?,
+                k: need("k")?,
+            },
+            ShapeKind::Prefill => {
+                let h = need("h")?;
+                Shape::Prefill {
+                    b: or("b", 1),
+                    h,
+                    hkv: or("hkv", h),
+                    s: need("s")?,
+                    d: need("d")?,
+                    causal: match or("causal", 0) {
+                        0 => false,
+                        1 => true,
+                        v => return Err(format!("shape `{spec}`: causal must be 0 or 1, got {v}")),
+                    },
+                }
+            }
+            ShapeKind::Decode => {
+                let h = need("h")?;
+                Shape::Decode {
+                    b: or("b", 1),
+                    h,
+                    hkv: or("hkv", h),
+                    l: need("l")?,
+                    d: need("d")?,
+                }
+            }
+        };
+        shape
+            .validate()
+            .map_err(|e| format!("shape `{spec}`: {e}"))?;
+        Ok(shape)
+    }
+
+    /// Refuses shapes no kernel can run: zero sizes, sizes past the kernel ABI's u32
+    /// scalars, query heads that are not a multiple of KV heads.
+    pub fn validate(&self) -> Result<(), String> {
+        let dims: Vec<(&str, u64)> = match *self {
+            Shape::Elements { n } => vec![("n", n)],
+            Shape::Gemm { m, n, k } => vec![("m", m), ("n", n), ("k", k)],
+            Shape::Prefill {
+                b, h, hkv, s, d, ..
+            } => {
+                vec![("b", b), ("h", h), ("hkv", hkv), ("s", s), ("d", d)]
+            }
+            Shape::Decode { b, h, hkv, l, d } => {
+                vec![("b", b), ("h", h), ("hkv", hkv), ("l", l), ("d", d)]
+            }
+        };
+        for (key, v) in dims {
+            if v == 0 {
+                return Err(format!("`{key}` must be at least 1"));
+            }
+            if v > u64::from(u32::MAX) {
+                return Err(format!(
+                    "`{key}` = {v} exceeds {} (kernel sizes are u32)",
+                    u32::MAX
+                ));
+            }
+        }
+        if let Shape::Prefill { h, hkv, .. } | Shape::Decode { h, hkv, .. } = *self {
+            if h % hkv != 0 {
+                return Err(format!(
+                    "query heads h={h} must be a multiple of KV heads hkv={hkv}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_text() {
+        for (kind, spec) in [
+            (ShapeKind::Gemm, "m=1000,n=1000,k=1000"),
+            (ShapeKind::Prefill, "b=1,h=16,hkv=4,s=1000,d=96,causal=1"),
+            (ShapeKind::Decode, "b=8,h=32,hkv=8,l=4000,d=128"),
+            (ShapeKind::Elements, "n=12345"),
+        ] {
+            let shape = Shape::parse(kind, spec).unwrap().unwrap();
+            assert_eq!(shape.to_string(), spec);
+        }
+    }
+
+    #[test]
+    fn families_claim_their_own_specs_only() {
+        assert!(Shape::parse(ShapeKind::Gemm, "n=5").is_none());
+        assert!(Shape::parse(ShapeKind::Elements, "m=1,n=2,k=3").is_none());
+        assert!(Shape::parse(ShapeKind::Decode, "b=1,h=2,s=3,d=4").is_none());
+    }
+
+    #[test]
+    fn bad_shapes_are_explained() {
+        let err = |kind, spec| Shape::parse(kind, spec).unwrap().unwrap_err();
+        assert!(err(ShapeKind::Gemm, "m=0,n=1,k=1").contains("`m` must be at least 1"));
+        assert!(err(ShapeKind::Gemm, "m=1,k=1").contains("missing `n`"));
+        assert!(err(ShapeKind::Gemm, "m=1,n=1,k=1,q=2").contains("unknown key `q`"));
+        assert!(err(ShapeKind::Prefill, "h=6,hkv=4,s=8,d=8").contains("multiple"));
+        assert!(err(ShapeKind::Elements, "n=99999999999").contains("exceeds"));
+        assert!(err(ShapeKind::Gemm, "m=x,n=1,k=1").contains("non-negative integer"));
+    }
+}

@@ -1,0 +1,145 @@
+//! C = A·B, row-major, f32 accumulate. Shapes cover squares and the two LLM regimes:
+//! decode (M = 1…16 tokens against a weight matrix) and prefill (M = many tokens).
+
+use halbench_hal::{DType, DeviceInfo, Dims};
+
+use crate::check::{reduction_tolerance, Checker, Validation};
+use crate::data::{self, get, seed};
+use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg, Step};
+use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
+
+pub(crate) struct Gemm;
+
+fn mnk(shape: &Shape) -> (u64, u64, u64) {
+    match *shape {
+        Shape::Gemm { m, n, k } => (m, n, k),
+        _ => (0, 0, 0),
+    }
+}
+
+fn g(m: u64, n: u64, k: u64) -> Shape {
+    Shape::Gemm { m, n, k }
+}
+
+impl Workload for Gemm {
+    fn name(&self) -> &'static str {
+        "gemm"
+    }
+
+    fn variants(&self) -> &'static [&'static str] {
+        &["naive", "tiled", "vendor"]
+    }
+
+    fn dtypes(&self) -> &'static [DType] {
+        &DType::ALL
+    }
+
+    fn shape_kind(&self) -> ShapeKind {
+        ShapeKind::Gemm
+    }
+
+    fn bound(&self) -> Bound {
+        Bound::Compute
+    }
+
+    fn shapes(&self, scale: Scale, _info: &DeviceInfo) -> Vec<Shape> {
+        match scale {
+            // Odd sizes: no dimension a multiple of any tile.
+            Scale::Smoke => vec![g(37, 29, 45), g(1, 70, 33), g(64, 64, 64)],
+            Scale::Quick => vec![
+                g(1024, 1024, 1024),
+                g(1, 4096, 4096),
+                g(16, 4096, 4096),
+                g(512, 4096, 1024),
+            ],
+            Scale::Full => vec![
+                g(1024, 1024, 1024),
+                g(2048, 2048, 2048),
+                g(4096, 4096, 4096),
+                g(1, 8192, 8192),
+                g(16, 8192, 8192),
+                g(2048, 8192, 2048),
+            ],
+        }
+    }
+
+    fn cost(&self, shape: &Shape, dtype: DType) -> Cost {
+        let (m, n, k) = mnk(shape);
+        let (m, n, k) = (m as f64, n as f64, k as f64);
+        Cost {
+            flops: 2.0 * m * n * k,
+            bytes: (m * k + k * n + m * n) * dtype.size() as f64,
+        }
+    }
+
+    fn plan(&self, variant: &str, dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
+        let (m, n, k) = mnk(shape);
+        let size = dtype.size() as u64;
+        let dims = match variant {
+            // One thread per output element.
+            "naive" => Dims {
+                groups: [groups(n, 16), groups(m, 16), 1],
+                threads: [16, 16, 1],
+            },
+            // One 64×64 output tile per group of 256 threads.
+            "tiled" => Dims {
+                groups: [groups(n, 64), groups(m, 64), 1],
+                threads: [256, 1, 1],
+            },
+            // A vendor library picks its own launch.
+            _ => Dims::linear(1, 1),
+        };
+        let kernel = match variant {
+            "naive" => "gemm_naive",
+            "tiled" => "gemm_tiled",
+            _ => "gemm_vendor",
+        };
+        Plan {
+            buffers: vec![
+                BufferSpec::input(
+                    "gemm.a",
+                    data::random(dtype, (m * k) as usize, seed("gemm.a")),
+                ),
+                BufferSpec::input(
+                    "gemm.b",
+                    data::random(dtype, (k * n) as usize, seed("gemm.b")),
+                ),
+                BufferSpec::output("gemm.c", m * n * size),
+            ],
+            steps: vec![Step::Launch {
+                kernel,
+                dtype,
+                defines: vec![],
+                dims,
+                args: vec![
+                    PlanArg::Buffer(0),
+                    PlanArg::Buffer(1),
+                    PlanArg::Buffer(2),
+                    PlanArg::U32(m as u32),
+                    PlanArg::U32(n as u32),
+                    PlanArg::U32(k as u32),
+                ],
+            }],
+            output: Output::Buffer(2),
+        }
+    }
+
+    fn check(&self, dtype: DType, shape: &Shape, plan: &Plan, out: &[u8]) -> Validation {
+        let (_, n, k) = mnk(shape);
+        let (n, k) = (n as usize, k as usize);
+        let (a, b) = (plan.data(0), plan.data(1));
+        let mut checker = Checker::new();
+        for idx in data::sample(out.len() / dtype.size(), 4096, seed("gemm.sample")) {
+            let (i, j) = (idx / n, idx % n);
+            let (mut want, mut magnitude) = (0.0, 0.0);
+            for p in 0..k {
+                let t = get(dtype, a, i * k + p) * get(dtype, b, p * n + j);
+                want += t;
+                magnitude += t.abs();
+            }
+            let tol = reduction_tolerance(dtype, want, magnitude, k);
+            checker.check(get(dtype, out, idx), want, tol, || format!("C[{i},{j}]"));
+        }
+        checker.finish()
+    }
+}

@@ -1,0 +1,41 @@
+//! The registry of workloads.
+
+mod attention;
+mod gemm;
+mod stream;
+mod transfer;
+
+use crate::Workload;
+
+static ALL: [&dyn Workload; 11] = [
+    &stream::Stream(stream::Op::Copy),
+    &stream::Stream(stream::Op::Scale),
+    &stream::Stream(stream::Op::Add),
+    &stream::Stream(stream::Op::Triad),
+    &stream::Stream(stream::Op::Dot),
+    &transfer::Transfer(transfer::Direction::HostToDevice),
+    &transfer::Transfer(transfer::Direction::DeviceToHost),
+    &transfer::Transfer(transfer::Direction::DeviceToDevice),
+    &gemm::Gemm,
+    &attention::Prefill,
+    &attention::Decode,
+];
+
+/// Every workload, in the order results are listed.
+pub fn all() -> &'static [&'static dyn Workload] {
+    &ALL
+}
+
+/// Elements per array for a memory-bound workload: at `quick` each array is at least 4×
+/// the last-level cache (so the data cannot stay in cache), at `full` 16×; both are capped
+/// so that `arrays` arrays of f32 use at most a quarter of device memory.
+pub(crate) fn stream_elements(info: &halbench_hal::DeviceInfo, factor: u64, arrays: u64) -> u64 {
+    let llc = info.last_level_cache_bytes.max(8 << 20);
+    let n = (factor * llc / 4).max(1 << 22).next_power_of_two();
+    let cap = if info.memory_bytes > 0 {
+        (info.memory_bytes / 4 / (arrays * 4)).max(1)
+    } else {
+        n
+    };
+    n.min(cap).min(u64::from(u32::MAX))
+}

@@ -1,0 +1,175 @@
+//! BabelStream's five kernels. Bytes are counted as BabelStream counts them: each array
+//! read or written once per run (copy 2, scale 2, add 3, triad 3, dot 2 arrays).
+
+use halbench_hal::{DType, DeviceInfo, Dims};
+
+use crate::check::{reduction_tolerance, Checker, Validation};
+use crate::data::{self, get, seed};
+use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg, Step};
+use crate::workloads::stream_elements;
+use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
+
+pub(crate) const SCALAR: f32 = 0.4;
+const THREADS: u32 = 256;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Op {
+    Copy,
+    Scale,
+    Add,
+    Triad,
+    Dot,
+}
+
+pub(crate) struct Stream(pub(crate) Op);
+
+impl Stream {
+    fn arrays_moved(&self) -> u64 {
+        match self.0 {
+            Op::Copy | Op::Scale | Op::Dot => 2,
+            Op::Add | Op::Triad => 3,
+        }
+    }
+}
+
+fn elements(shape: &Shape) -> u64 {
+    match *shape {
+        Shape::Elements { n } => n,
+        _ => 0,
+    }
+}
+
+/// Partial sums of `dot`: a few per compute unit, so every unit has work and the host's
+/// final sum stays tiny.
+fn dot_groups(info: &DeviceInfo, n: u64) -> u32 {
+    (info.compute_units.max(1) * 4)
+        .min(1024)
+        .min(groups(n, u64::from(THREADS)))
+}
+
+impl Workload for Stream {
+    fn name(&self) -> &'static str {
+        match self.0 {
+            Op::Copy => "stream.copy",
+            Op::Scale => "stream.scale",
+            Op::Add => "stream.add",
+            Op::Triad => "stream.triad",
+            Op::Dot => "stream.dot",
+        }
+    }
+
+    fn variants(&self) -> &'static [&'static str] {
+        &["default"]
+    }
+
+    fn dtypes(&self) -> &'static [DType] {
+        &[DType::F32]
+    }
+
+    fn shape_kind(&self) -> ShapeKind {
+        ShapeKind::Elements
+    }
+
+    fn bound(&self) -> Bound {
+        Bound::Memory
+    }
+
+    fn shapes(&self, scale: Scale, info: &DeviceInfo) -> Vec<Shape> {
+        let n = match scale {
+            Scale::Smoke => 100_003,
+            Scale::Quick => stream_elements(info, 4, 3),
+            Scale::Full => stream_elements(info, 16, 3),
+        };
+        vec![Shape::Elements { n }]
+    }
+
+    fn cost(&self, shape: &Shape, _dtype: DType) -> Cost {
+        let n = elements(shape) as f64;
+        let flops = match self.0 {
+            Op::Copy => 0.0,
+            Op::Scale | Op::Add => n,
+            Op::Triad | Op::Dot => 2.0 * n,
+        };
+        Cost {
+            flops,
+            bytes: self.arrays_moved() as f64 * n * 4.0,
+        }
+    }
+
+    fn cache_resident(&self, shape: &Shape, info: &DeviceInfo) -> bool {
+        elements(shape) * 4 < 4 * info.last_level_cache_bytes
+    }
+
+    fn plan(&self, _variant: &str, _dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
+        let n = elements(shape);
+        let array = |name: &'static str| {
+            BufferSpec::input(name, data::random(DType::F32, n as usize, seed(name)))
+        };
+        let mut buffers = vec![array("stream.a"), array("stream.b"), array("stream.c")];
+        let (a, b, c) = (PlanArg::Buffer(0), PlanArg::Buffer(1), PlanArg::Buffer(2));
+        let n32 = PlanArg::U32(n as u32);
+        let s = PlanArg::F32(SCALAR);
+        let grid = Dims::linear(groups(n, u64::from(THREADS)).min(65_535), THREADS);
+        let (kernel, args, dims, output) = match self.0 {
+            Op::Copy => ("stream_copy", vec![a, c, n32], grid, 2),
+            Op::Scale => ("stream_scale", vec![c, b, n32, s], grid, 1),
+            Op::Add => ("stream_add", vec![a, b, c, n32], grid, 2),
+            Op::Triad => ("stream_triad", vec![b, c, a, n32, s], grid, 0),
+            Op::Dot => {
+                let g = dot_groups(info, n);
+                buffers.push(BufferSpec::output("stream.partial", u64::from(g) * 4));
+                let dims = Dims::linear(g, THREADS);
+                ("stream_dot", vec![a, b, PlanArg::Buffer(3), n32], dims, 3)
+            }
+        };
+        Plan {
+            buffers,
+            steps: vec![Step::Launch {
+                kernel,
+                dtype: DType::F32,
+                defines: vec![],
+                dims,
+                args,
+            }],
+            output: Output::Buffer(output),
+        }
+    }
+
+    fn check(&self, _dtype: DType, shape: &Shape, plan: &Plan, out: &[u8]) -> Validation {
+        let n = elements(shape) as usize;
+        let f = DType::F32;
+        let (a, b, c) = (plan.data(0), plan.data(1), plan.data(2));
+        let s = f64::from(SCALAR);
+        let mut checker = Checker::new();
+        if let Op::Dot = self.0 {
+            let got: f64 = (0..out.len() / 4).map(|i| get(f, out, i)).sum();
+            let (mut want, mut magnitude) = (0.0, 0.0);
+            for i in 0..n {
+                let p = get(f, a, i) * get(f, b, i);
+                want += p;
+                magnitude += p.abs();
+            }
+            let tol = reduction_tolerance(f, want, magnitude, n);
+            checker.check(got, want, tol, || "sum of partials".into());
+            return checker.finish();
+        }
+        for i in data::sample(n, 1 << 16, seed(self.name())) {
+            let (want, magnitude) = match self.0 {
+                Op::Copy => (get(f, a, i), 0.0),
+                Op::Scale => (s * get(f, c, i), 0.0),
+                Op::Add => (get(f, a, i) + get(f, b, i), 0.0),
+                Op::Triad => {
+                    let (x, y) = (get(f, b, i), s * get(f, c, i));
+                    (x + y, x.abs() + y.abs())
+                }
+                Op::Dot => unreachable!(),
+            };
+            let tol = match self.0 {
+                Op::Copy => 0.0,
+                _ => reduction_tolerance(f, want, magnitude, 2),
+            };
+            checker.check(get(f, out, i), want, tol, || format!("element {i}"));
+        }
+        checker.finish()
+    }
+}
