@@ -38,9 +38,10 @@ pub use workloads::all;
 
 /// How big and how many cases: `smoke` for tests (milliseconds), `quick` for the
 /// default run (a few minutes on a laptop CPU), `full` for the real measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Scale {
     Smoke,
+    #[default]
     Quick,
     Full,
 }

@@ -4,8 +4,9 @@
 //!   threads of a warp, so each row of C is swept as C[i,:] += A[i,k]·B[k,:]. No blocking.
 //! - `tiled`: BLIS-style. B is packed once into NR-wide column panels, each task packs its
 //!   MC rows of A into MR-high strips, and an MR×NR register-blocked micro-kernel runs over
-//!   KC-deep slices (B's slice stays in L1, A's block in L2). The micro-kernel is compiled
-//!   for AVX-512 and AVX2+FMA and picked at run time, so one binary runs everywhere.
+//!   KC-deep slices (B's slice stays in L1, A's block in L2). The micro-kernel is written
+//!   with AVX-512 and AVX2+FMA intrinsics (plus a portable one) and picked at run time, so
+//!   one binary runs everywhere.
 //! - `vendor`: the `gemm` crate, the CPU's "vendor library" ceiling.
 
 use rayon::prelude::*;
@@ -58,64 +59,95 @@ const MC: usize = 64; // rows of C per task
 const KC: usize = 256; // depth of one micro-kernel pass
 const PANELS_PER_TASK: usize = 8; // NR-wide column panels per task
 
-/// The micro-kernel over one task's block, generic in its register tile. Always inlined
-/// into an ISA-specific wrapper, whose target features let LLVM keep `acc` in vector
-/// registers and use FMA.
-#[inline(always)]
-fn block<const MR: usize, const NR: usize, const FMA: bool>(
-    k: usize,
-    packed_a: &[f32],
-    packed_b: &[f32],
-    out: &mut [f32],
-) {
-    let strips = packed_a.len() / (k * MR);
-    let panels = packed_b.len() / (k * NR);
-    let ld = panels * NR;
-    for pc in (0..k).step_by(KC) {
-        let kc = KC.min(k - pc);
-        for jp in 0..panels {
-            let bp = &packed_b[jp * k * NR + pc * NR..][..kc * NR];
-            for s in 0..strips {
-                let ap = &packed_a[s * k * MR + pc * MR..][..kc * MR];
-                let mut acc = [[0f32; NR]; MR];
-                for (av, bv) in ap.chunks_exact(MR).zip(bp.chunks_exact(NR)) {
-                    for i in 0..MR {
-                        for j in 0..NR {
-                            acc[i][j] = if FMA {
-                                av[i].mul_add(bv[j], acc[i][j])
-                            } else {
-                                acc[i][j] + av[i] * bv[j]
-                            };
-                        }
-                    }
+/// out[MR×NR, row stride ld] += a[kc×MR] · b[kc×NR], both packed k-major.
+type MicroKernel = unsafe fn(kc: usize, a: *const f32, b: *const f32, out: *mut f32, ld: usize);
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// 8×32: sixteen zmm accumulators, two B loads and eight broadcasts per k.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn micro_8x32(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        out: *mut f32,
+        ld: usize,
+    ) {
+        // SAFETY: the caller passes packed panels of kc×8 and kc×32 floats and an 8×32
+        // window of `out` with row stride ld.
+        unsafe {
+            let mut c = [[_mm512_setzero_ps(); 2]; 8];
+            for p in 0..kc {
+                let b0 = _mm512_loadu_ps(b.add(p * 32));
+                let b1 = _mm512_loadu_ps(b.add(p * 32 + 16));
+                for (i, row) in c.iter_mut().enumerate() {
+                    let ai = _mm512_set1_ps(*a.add(p * 8 + i));
+                    row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
+                    row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
                 }
-                for (i, acc_row) in acc.iter().enumerate() {
-                    let row = &mut out[(s * MR + i) * ld + jp * NR..][..NR];
-                    for (o, a) in row.iter_mut().zip(acc_row) {
-                        *o += a;
-                    }
+            }
+            for (i, row) in c.iter().enumerate() {
+                let o = out.add(i * ld);
+                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), row[0]));
+                _mm512_storeu_ps(o.add(16), _mm512_add_ps(_mm512_loadu_ps(o.add(16)), row[1]));
+            }
+        }
+    }
+
+    /// 6×16: twelve ymm accumulators.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn micro_6x16(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        out: *mut f32,
+        ld: usize,
+    ) {
+        // SAFETY: as above, with 6×16 tiles.
+        unsafe {
+            let mut c = [[_mm256_setzero_ps(); 2]; 6];
+            for p in 0..kc {
+                let b0 = _mm256_loadu_ps(b.add(p * 16));
+                let b1 = _mm256_loadu_ps(b.add(p * 16 + 8));
+                for (i, row) in c.iter_mut().enumerate() {
+                    let ai = _mm256_set1_ps(*a.add(p * 6 + i));
+                    row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
+                    row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
                 }
+            }
+            for (i, row) in c.iter().enumerate() {
+                let o = out.add(i * ld);
+                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), row[0]));
+                _mm256_storeu_ps(o.add(8), _mm256_add_ps(_mm256_loadu_ps(o.add(8)), row[1]));
             }
         }
     }
 }
 
-type BlockFn = unsafe fn(usize, &[f32], &[f32], &mut [f32]);
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn block_avx512(k: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
-    block::<8, 32, true>(k, a, b, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn block_avx2(k: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
-    block::<6, 16, true>(k, a, b, out)
-}
-
-fn block_portable(k: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
-    block::<4, 8, false>(k, a, b, out)
+/// 4×8 in plain Rust, for CPUs without AVX2.
+unsafe fn micro_portable(kc: usize, a: *const f32, b: *const f32, out: *mut f32, ld: usize) {
+    // SAFETY: as for the x86 kernels, with 4×8 tiles.
+    let (a, b) = unsafe {
+        (
+            std::slice::from_raw_parts(a, kc * 4),
+            std::slice::from_raw_parts(b, kc * 8),
+        )
+    };
+    let mut c = [[0f32; 8]; 4];
+    for (av, bv) in a.chunks_exact(4).zip(b.chunks_exact(8)) {
+        for (row, &ai) in c.iter_mut().zip(av) {
+            for (x, &bj) in row.iter_mut().zip(bv) {
+                *x += ai * bj;
+            }
+        }
+    }
+    for (i, row) in c.iter().enumerate() {
+        // SAFETY: the caller passes a 4×8 window of `out` with row stride ld.
+        let o = unsafe { std::slice::from_raw_parts_mut(out.add(i * ld), 8) };
+        o.iter_mut().zip(row).for_each(|(o, x)| *o += x);
+    }
 }
 
 /// gemm_tiled(A, B, C; M, N, K)
@@ -123,16 +155,16 @@ pub(crate) fn tiled<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
     let p = problem::<T>(l)?;
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
-            tiled_with::<T, 8, 32>(p, block_avx512);
+        if is_x86_feature_detected!("avx512f") {
+            tiled_with::<T, 8, 32>(p, x86::micro_8x32);
             return Ok(());
         }
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            tiled_with::<T, 6, 16>(p, block_avx2);
+            tiled_with::<T, 6, 16>(p, x86::micro_6x16);
             return Ok(());
         }
     }
-    tiled_with::<T, 4, 8>(p, block_portable);
+    tiled_with::<T, 4, 8>(p, micro_portable);
     Ok(())
 }
 
@@ -153,7 +185,7 @@ impl<T> SharedOut<T> {
     }
 }
 
-fn tiled_with<T: Elem, const MR: usize, const NR: usize>(p: Problem<'_, T>, kernel: BlockFn) {
+fn tiled_with<T: Elem, const MR: usize, const NR: usize>(p: Problem<'_, T>, micro: MicroKernel) {
     let Problem { a, b, c, m, n, k } = p;
     let panels = n.div_ceil(NR);
 
@@ -194,12 +226,25 @@ fn tiled_with<T: Elem, const MR: usize, const NR: usize>(p: Problem<'_, T>, kern
                 }
             }
 
+            // BLIS loop order: a KC-deep slice of one B panel stays in L1 while every
+            // A strip of the task passes over it.
             let ld = task_panels * NR;
             acc.clear();
             acc.resize(strips * MR * ld, 0.0);
-            let b_slice = &packed_b[jp0 * k * NR..][..task_panels * k * NR];
-            // SAFETY: `kernel` is only ever one whose target features were detected above.
-            unsafe { kernel(k, packed_a, b_slice, acc) };
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                for jp in 0..task_panels {
+                    let bp = &packed_b[((jp0 + jp) * k + pc) * NR..][..kc * NR];
+                    for s in 0..strips {
+                        let ap = &packed_a[(s * k + pc) * MR..][..kc * MR];
+                        let window = &mut acc[s * MR * ld + jp * NR..][..(MR - 1) * ld + NR];
+                        // SAFETY: `micro` was chosen for features detected at run time;
+                        // ap and bp hold kc×MR and kc×NR floats, and `window` holds an
+                        // MR×NR tile with row stride ld.
+                        unsafe { micro(kc, ap.as_ptr(), bp.as_ptr(), window.as_mut_ptr(), ld) };
+                    }
+                }
+            }
 
             let (j0, width) = (jp0 * NR, (task_panels * NR).min(n - jp0 * NR));
             for r in 0..rows {

@@ -1,0 +1,189 @@
+//! Runs one case: prepare (untimed), validate once, warm up, choose the iteration count
+//! from a time budget (probe one run, then fill the budget, as clpeak does: robust from
+//! microsecond kernels to seconds-long ones), then take samples.
+//!
+//! Timing uses the device's timers when it has them (events around the runs), else a
+//! host clock around the runs and a `sync`; every result says which.
+
+use std::time::{Duration, Instant};
+
+use halbench_hal::{Device, Error, Result};
+use halbench_kernels::executor::{self, Prepared};
+use halbench_kernels::{Bound, Case, Scale};
+
+use crate::results::{CaseResult, Metrics, Status, Timing, TimingMethod};
+use crate::stats;
+
+/// How long to spend timing one case, and how many samples to aim for.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub time: Duration,
+    pub samples: u32,
+}
+
+impl Budget {
+    pub fn for_scale(scale: Scale) -> Self {
+        match scale {
+            Scale::Smoke => Budget {
+                time: Duration::from_millis(20),
+                samples: 3,
+            },
+            Scale::Quick => Budget {
+                time: Duration::from_millis(300),
+                samples: 10,
+            },
+            Scale::Full => Budget {
+                time: Duration::from_secs(2),
+                samples: 20,
+            },
+        }
+    }
+}
+
+/// The fewest samples any case gets, however slow.
+const MIN_SAMPLES: u32 = 3;
+
+/// Runs and times one case; never panics on device errors (they become `error` rows).
+pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseResult {
+    let info = device.info().clone();
+    let mut result = CaseResult {
+        backend: info.backend.clone(),
+        device: info.key(),
+        workload: case.workload.name().into(),
+        variant: case.variant.into(),
+        dtype: case.dtype.name().into(),
+        shape: case.shape.to_string(),
+        status: Status::Error,
+        reason: None,
+        validation: None,
+        timing: None,
+        metrics: None,
+    };
+    if !info.supports(case.dtype) {
+        result.status = Status::Unsupported;
+        result.reason = Some(format!("{} has no {} support", info.key(), case.dtype));
+        return result;
+    }
+    let plan = case.plan(&info);
+    let outcome = (|| -> Result<Option<Timing>> {
+        let mut prepared = executor::prepare(device, &plan)?;
+        let compile_s = prepared.compile_time.as_secs_f64();
+        prepared.run()?;
+        let output = prepared.output()?;
+        let validation = case.check(&plan, &output);
+        let passed = validation.passed;
+        result.validation = Some(validation);
+        if !passed {
+            return Ok(None);
+        }
+        time(&mut prepared, budget, compile_s).map(Some)
+    })();
+    match outcome {
+        Ok(Some(timing)) => {
+            result.status = Status::Passed;
+            result.metrics = Some(metrics(case, &info, timing.median_s));
+            result.timing = Some(timing);
+        }
+        Ok(None) => {
+            result.status = Status::Failed;
+            result.reason = result
+                .validation
+                .as_ref()
+                .and_then(|v| v.first_failure.clone());
+        }
+        Err(e @ Error::Unsupported { .. }) => {
+            result.status = Status::Unsupported;
+            result.reason = Some(e.to_string());
+        }
+        Err(e) => result.reason = Some(e.to_string()),
+    }
+    result
+}
+
+/// Seconds per run over `iterations` runs.
+fn measure(prepared: &mut Prepared<'_>, method: TimingMethod, iterations: u32) -> Result<f64> {
+    let per_run = |d: Duration| d.as_secs_f64() / f64::from(iterations);
+    match method {
+        TimingMethod::Device => {
+            let start = prepared.device().record()?;
+            for _ in 0..iterations {
+                prepared.run()?;
+            }
+            let end = prepared.device().record()?;
+            let elapsed = prepared.device().elapsed(start, end)?;
+            Ok(per_run(elapsed))
+        }
+        TimingMethod::System => {
+            prepared.device().sync()?;
+            let start = Instant::now();
+            for _ in 0..iterations {
+                prepared.run()?;
+            }
+            prepared.device().sync()?;
+            Ok(per_run(start.elapsed()))
+        }
+    }
+}
+
+fn time(prepared: &mut Prepared<'_>, budget: Budget, compile_s: f64) -> Result<Timing> {
+    let method = if prepared.device().info().features.device_timers {
+        TimingMethod::Device
+    } else {
+        TimingMethod::System
+    };
+    // Warm up (caches, clocks, lazy driver work), then probe one run.
+    measure(prepared, method, 1)?;
+    let probe = measure(prepared, method, 1)?.max(1e-9);
+    let per_sample = budget.time.as_secs_f64() / f64::from(budget.samples);
+    let iterations = (per_sample / probe).clamp(1.0, 100_000.0) as u32;
+    let samples = if probe * f64::from(budget.samples) > budget.time.as_secs_f64() {
+        ((budget.time.as_secs_f64() / probe) as u32).clamp(MIN_SAMPLES, budget.samples)
+    } else {
+        budget.samples
+    };
+    let mut times = Vec::with_capacity(samples as usize);
+    for _ in 0..samples {
+        times.push(measure(prepared, method, iterations)?);
+    }
+    let s = stats::summarize(&times).unwrap_or(stats::Summary {
+        median: probe,
+        min: probe,
+        max: probe,
+        p10: probe,
+        p90: probe,
+        cv: 0.0,
+    });
+    Ok(Timing {
+        method,
+        samples,
+        iterations,
+        median_s: s.median,
+        min_s: s.min,
+        max_s: s.max,
+        p10_s: s.p10,
+        p90_s: s.p90,
+        cv: s.cv,
+        compile_s,
+    })
+}
+
+fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, median_s: f64) -> Metrics {
+    let cost = case.cost();
+    let positive = |x: f64| (x > 0.0).then_some(x);
+    let gbs = positive(cost.bytes).map(|b| b / median_s / 1e9);
+    let tflops = positive(cost.flops).map(|f| f / median_s / 1e12);
+    let (achieved, peak) = match case.workload.bound() {
+        Bound::Memory => (gbs, info.peak_gbs.as_ref()),
+        Bound::Compute => (tflops, info.peak_tflops.get(&case.dtype)),
+    };
+    Metrics {
+        flops: cost.flops,
+        bytes: cost.bytes,
+        gbs,
+        tflops,
+        pct_of_peak: achieved.zip(peak).map(|(a, p)| 100.0 * a / p.value),
+        peak_source: peak.map(|p| p.source.clone()),
+        arithmetic_intensity: positive(cost.bytes).map(|b| cost.flops / b),
+        cache_resident: case.workload.cache_resident(&case.shape, info),
+    }
+}

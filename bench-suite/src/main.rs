@@ -1,0 +1,139 @@
+//! # halbench
+//!
+//! The command line. `halbench` alone runs the quick suite on every device found.
+//!
+//! ```text
+//!   registry ─► backends ─► devices ─► select (filters → cases) ─► harness (per case)
+//!                                                    │
+//!                      results (JSON, atomic) ◄──────┴──► output (table, markdown, CSV)
+//! ```
+//!
+//! Exit codes: 0 success, 1 a case failed or errored (or a required backend is missing,
+//! or a file could not be written), 2 usage errors.
+
+mod harness;
+mod output;
+mod registry;
+mod results;
+mod run;
+mod select;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use halbench_kernels::Scale;
+
+#[derive(Parser, Debug)]
+#[command(name = "halbench", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List every backend, available or not, with its devices or the reason it is missing.
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run workloads, validate them against the reference, and time them.
+    Run(RunArgs),
+    /// Run the conformance suite on backends (every case a trial).
+    Conformance {
+        /// Comma-separated backends (default: all).
+        #[arg(long, value_delimiter = ',')]
+        backend: Vec<String>,
+        /// Run only trials whose name contains this.
+        filter: Option<String>,
+    },
+    /// Print the JSON schema of the results document.
+    #[command(hide = true)]
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Markdown,
+    Json,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Comma-separated backends (default: every backend found).
+    #[arg(long, value_delimiter = ',')]
+    pub backend: Vec<String>,
+    /// Workload name or glob (`stream.*`, `gemm`); repeatable.
+    #[arg(long)]
+    pub workload: Vec<String>,
+    /// Comma-separated dtypes: f32, f16, bf16.
+    #[arg(long, value_delimiter = ',')]
+    pub dtype: Vec<String>,
+    /// Comma-separated variants (naive, tiled, vendor, fused, split_kv, default).
+    #[arg(long, value_delimiter = ',')]
+    pub variant: Vec<String>,
+    /// Case sizes: smoke (tests), quick (default), full.
+    #[arg(long, default_value = "quick", value_parser = parse_scale)]
+    pub scale: Scale,
+    /// An explicit shape, `key=value` pairs (`m=1024,n=1024,k=1024`); repeatable.
+    #[arg(long)]
+    pub shape: Vec<String>,
+    /// Write the results document here (atomically).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the results as CSV here (atomically).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+fn parse_scale(s: &str) -> Result<Scale, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => run::run(RunArgs {
+            scale: Scale::Quick,
+            ..RunArgs::default()
+        }),
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Devices { json }) => run::devices(json),
+        Some(Command::Conformance { backend, filter }) => run::conformance(&backend, filter),
+        Some(Command::Schema) => {
+            print!("{}", results::schema_json());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed schema must match the Rust types; regenerate with
+    /// `cargo run -p halbench -- schema > results/schema.json`.
+    #[test]
+    fn committed_schema_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../results/schema.json");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == results::schema_json(),
+            "results/schema.json is stale: run `cargo run -p halbench -- schema > results/schema.json`"
+        );
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

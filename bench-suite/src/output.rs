@@ -1,0 +1,180 @@
+//! Tables (terminal and markdown) and CSV of results and devices.
+
+use halbench_hal::DeviceInfo;
+use tabled::builder::Builder;
+use tabled::settings::object::Columns;
+use tabled::settings::{Alignment, Style};
+
+use crate::results::{CaseResult, Status};
+
+/// Seconds in the unit a person reads best.
+pub fn human_time(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.3} s")
+    } else if s >= 1e-3 {
+        format!("{:.3} ms", s * 1e3)
+    } else {
+        format!("{:.2} µs", s * 1e6)
+    }
+}
+
+pub fn human_bytes(b: u64) -> String {
+    let gib = b as f64 / (1u64 << 30) as f64;
+    if gib >= 1.0 {
+        format!("{gib:.1} GiB")
+    } else {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "-".into())
+}
+
+const HEADER: [&str; 12] = [
+    "device", "workload", "variant", "dtype", "shape", "status", "median", "GB/s", "TFLOP/s",
+    "% peak", "cv %", "timer",
+];
+
+fn row(r: &CaseResult) -> [String; 12] {
+    let t = r.timing.as_ref();
+    let m = r.metrics.as_ref();
+    let mut status = r.status.name().to_string();
+    if m.is_some_and(|m| m.cache_resident) {
+        status.push_str(" (cache)");
+    }
+    [
+        r.device.clone(),
+        r.workload.clone(),
+        r.variant.clone(),
+        r.dtype.clone(),
+        r.shape.clone(),
+        status,
+        t.map(|t| human_time(t.median_s))
+            .unwrap_or_else(|| "-".into()),
+        opt(m.and_then(|m| m.gbs), 1),
+        opt(m.and_then(|m| m.tflops), 4),
+        opt(m.and_then(|m| m.pct_of_peak), 1),
+        opt(t.map(|t| t.cv * 100.0), 1),
+        t.map(|t| format!("{:?}", t.method).to_lowercase())
+            .unwrap_or_else(|| "-".into()),
+    ]
+}
+
+/// The results as a table; `markdown` for CI comments.
+pub fn results_table(results: &[CaseResult], markdown: bool) -> String {
+    let mut b = Builder::default();
+    b.push_record(HEADER);
+    for r in results {
+        b.push_record(row(r));
+    }
+    let mut t = b.build();
+    if markdown {
+        t.with(Style::markdown());
+    } else {
+        t.with(Style::rounded());
+    }
+    t.modify(Columns::new(6..11), Alignment::right());
+    t.to_string()
+}
+
+/// One line per result that did not pass, with its reason.
+pub fn notes(results: &[CaseResult]) -> Vec<String> {
+    let mut out: Vec<String> = results
+        .iter()
+        .filter(|r| r.status != Status::Passed)
+        .map(|r| {
+            let what = if r.workload.is_empty() {
+                r.device.clone()
+            } else {
+                r.key()
+            };
+            format!(
+                "{} {what}: {}",
+                r.status.name(),
+                r.reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            )
+        })
+        .collect();
+    if results
+        .iter()
+        .any(|r| r.metrics.as_ref().is_some_and(|m| m.cache_resident))
+    {
+        out.push("(cache): the data fits in the last-level cache; not memory bandwidth".into());
+    }
+    out
+}
+
+pub fn devices_table(devices: &[DeviceInfo]) -> String {
+    let mut b = Builder::default();
+    b.push_record(["device", "name", "memory", "LLC", "units", "driver"]);
+    for d in devices {
+        b.push_record([
+            d.key(),
+            d.name.clone(),
+            human_bytes(d.memory_bytes),
+            human_bytes(d.last_level_cache_bytes),
+            d.compute_units.to_string(),
+            d.driver_version.clone(),
+        ]);
+    }
+    let mut t = b.build();
+    t.with(Style::rounded());
+    t.to_string()
+}
+
+/// The results as CSV, one row per result.
+pub fn csv(results: &[CaseResult]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "backend",
+        "device",
+        "workload",
+        "variant",
+        "dtype",
+        "shape",
+        "status",
+        "reason",
+        "method",
+        "median_s",
+        "p10_s",
+        "p90_s",
+        "cv",
+        "gbs",
+        "tflops",
+        "pct_of_peak",
+        "cache_resident",
+    ])?;
+    let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for r in results {
+        let t = r.timing.as_ref();
+        let m = r.metrics.as_ref();
+        w.write_record([
+            r.backend.clone(),
+            r.device.clone(),
+            r.workload.clone(),
+            r.variant.clone(),
+            r.dtype.clone(),
+            r.shape.clone(),
+            r.status.name().into(),
+            r.reason.clone().unwrap_or_default(),
+            t.map(|t| format!("{:?}", t.method).to_lowercase())
+                .unwrap_or_default(),
+            num(t.map(|t| t.median_s)),
+            num(t.map(|t| t.p10_s)),
+            num(t.map(|t| t.p90_s)),
+            num(t.map(|t| t.cv)),
+            num(m.and_then(|m| m.gbs)),
+            num(m.and_then(|m| m.tflops)),
+            num(m.and_then(|m| m.pct_of_peak)),
+            m.map(|m| m.cache_resident.to_string()).unwrap_or_default(),
+        ])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}

@@ -1,0 +1,187 @@
+//! The result document: one per run, versioned, generated into `results/schema.json`.
+//!
+//! Compatibility: adding a field needs no version bump (readers ignore unknown fields and
+//! default missing optional ones); removing or changing the meaning of a field does.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use halbench_hal::DeviceInfo;
+use halbench_kernels::Validation;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RunReport {
+    pub schema_version: u32,
+    pub run: RunInfo,
+    pub devices: Vec<DeviceInfo>,
+    pub results: Vec<CaseResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RunInfo {
+    pub tool_version: String,
+    pub git_revision: String,
+    pub host: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub scale: String,
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Validated and timed.
+    Passed,
+    /// Ran, but the output disagreed with the reference.
+    Failed,
+    /// The device cannot run this case (`reason` says why).
+    Unsupported,
+    /// The backend is not usable on this machine (`reason` says why).
+    Unavailable,
+    /// Something went wrong running it (`reason` says what).
+    Error,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Unsupported => "unsupported",
+            Status::Unavailable => "unavailable",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// One case on one device. Keyed by backend / device / workload / variant / dtype / shape.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CaseResult {
+    pub backend: String,
+    /// `backend:index`, matching a `devices` entry's backend and index.
+    pub device: String,
+    pub workload: String,
+    pub variant: String,
+    pub dtype: String,
+    pub shape: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+}
+
+impl CaseResult {
+    /// The key `compare` matches results by.
+    pub fn key(&self) -> String {
+        format!(
+            "{}/{}/{}/{}/{}",
+            self.device, self.workload, self.variant, self.dtype, self.shape
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimingMethod {
+    /// The device's own timers (events around the launches).
+    Device,
+    /// A host clock around launches and a `sync`.
+    System,
+}
+
+/// Seconds per run of the case.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Timing {
+    pub method: TimingMethod,
+    pub samples: u32,
+    /// Runs per sample (chosen from the time budget).
+    pub iterations: u32,
+    pub median_s: f64,
+    pub min_s: f64,
+    pub max_s: f64,
+    pub p10_s: f64,
+    pub p90_s: f64,
+    /// Coefficient of variation of the samples.
+    pub cv: f64,
+    /// Compiling (or finding in the cache) the case's kernels; never inside a sample.
+    pub compile_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Metrics {
+    pub flops: f64,
+    pub bytes: f64,
+    /// 1e9 bytes per second at the median time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gbs: Option<f64>,
+    /// 1e12 FLOP per second at the median time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tflops: Option<f64>,
+    /// Percent of the vendor peak for what bounds the workload (bandwidth or compute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pct_of_peak: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_source: Option<String>,
+    /// FLOP per byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arithmetic_intensity: Option<f64>,
+    /// The data fits in the last-level cache: this is not memory bandwidth.
+    #[serde(default)]
+    pub cache_resident: bool,
+}
+
+/// The JSON schema of [`RunReport`], as committed in `results/schema.json`.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(RunReport);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Writes a file so that readers see the old contents or the new, never a half: a
+/// temporary file beside it, flushed to disk, then renamed over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Checks up front that `path` can be written, so a long run does not end in an error.
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory",
+        ));
+    }
+    let tmp = temp_path(path);
+    File::create(&tmp)?;
+    fs::remove_file(&tmp)
+}

@@ -1,0 +1,296 @@
+//! The commands: `run`, `devices`, `conformance`.
+
+use std::io::IsTerminal;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use halbench_hal::{Backend, DeviceInfo};
+use halbench_kernels::conformance;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::harness::{self, Budget};
+use crate::results::{self, CaseResult, RunInfo, RunReport, Status, SCHEMA_VERSION};
+use crate::select::{self, Selection, UsageError};
+use crate::{output, registry, Format, RunArgs};
+
+const USAGE: u8 = 2;
+const FAILURE: u8 = 1;
+
+fn usage(e: UsageError) -> ExitCode {
+    eprintln!("error: {}", e.0);
+    ExitCode::from(USAGE)
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(FAILURE)
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A row for a backend that could not be used at all.
+fn backend_row(backend: &str, device: String, status: Status, reason: String) -> CaseResult {
+    CaseResult {
+        backend: backend.into(),
+        device,
+        workload: String::new(),
+        variant: String::new(),
+        dtype: String::new(),
+        shape: String::new(),
+        status,
+        reason: Some(reason),
+        validation: None,
+        timing: None,
+        metrics: None,
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let explicit = !args.backend.is_empty();
+    let backends = match select::backends(registry::backends(), &args.backend) {
+        Ok(b) => b,
+        Err(e) => return usage(e),
+    };
+    let selection = match Selection::new(
+        &args.workload,
+        &args.variant,
+        &args.dtype,
+        &args.shape,
+        args.scale,
+    ) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    for path in [&args.json, &args.csv].into_iter().flatten() {
+        if let Err(e) = results::check_writable(path) {
+            return fail(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    let required = conformance::required_backends();
+
+    let mut report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        run: RunInfo {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            git_revision: env!("HALBENCH_GIT_REV").into(),
+            host: host(),
+            started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            scale: args.scale.to_string(),
+            command: std::env::args().collect(),
+        },
+        devices: Vec::new(),
+        results: Vec::new(),
+    };
+    let mut failed = false;
+
+    // Discover first, so the progress bar knows the total.
+    let mut plan: Vec<(Arc<dyn Backend>, DeviceInfo, Vec<halbench_kernels::Case>)> = Vec::new();
+    for backend in &backends {
+        match backend.devices() {
+            Ok(infos) => {
+                for info in infos {
+                    let cases = selection.cases(&info);
+                    plan.push((backend.clone(), info, cases));
+                }
+            }
+            Err(e) => {
+                let name = backend.name();
+                if explicit || required.iter().any(|r| r == name) {
+                    failed = true;
+                }
+                report.results.push(backend_row(
+                    name,
+                    name.into(),
+                    Status::Unavailable,
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    for r in &required {
+        if !backends.iter().any(|b| b.name() == r) && !explicit {
+            failed = true;
+            report.results.push(backend_row(
+                r,
+                r.clone(),
+                Status::Unavailable,
+                "required by HALBENCH_REQUIRE, but this build has no such backend".into(),
+            ));
+        }
+    }
+
+    let total: usize = plan.iter().map(|(_, _, c)| c.len()).sum();
+    let progress = ProgressBar::with_draw_target(
+        Some(total as u64),
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let budget = Budget::for_scale(args.scale);
+    for (backend, info, cases) in plan {
+        report.devices.push(info.clone());
+        let mut device = match backend.open(info.index) {
+            Ok(d) => d,
+            Err(e) => {
+                failed = true;
+                report.results.push(backend_row(
+                    backend.name(),
+                    info.key(),
+                    Status::Error,
+                    e.to_string(),
+                ));
+                continue;
+            }
+        };
+        for case in cases {
+            progress.set_message(format!("{} {case}", info.key()));
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                harness::run_case(device.as_mut(), &case, budget)
+            }))
+            .unwrap_or_else(|payload| {
+                let mut r = backend_row(
+                    backend.name(),
+                    info.key(),
+                    Status::Error,
+                    format!("panic: {}", panic_message(payload)),
+                );
+                r.workload = case.workload.name().into();
+                r.variant = case.variant.into();
+                r.dtype = case.dtype.name().into();
+                r.shape = case.shape.to_string();
+                r
+            });
+            if matches!(result.status, Status::Failed | Status::Error) {
+                failed = true;
+            }
+            report.results.push(result);
+            progress.inc(1);
+        }
+        // After each device, so a later crash never loses this one's results.
+        if let Some(path) = &args.json {
+            if let Err(e) = save(&report, path) {
+                progress.finish_and_clear();
+                return fail(e);
+            }
+        }
+    }
+    progress.finish_and_clear();
+
+    if let Some(path) = &args.json {
+        if let Err(e) = save(&report, path) {
+            return fail(e);
+        }
+    }
+    if let Some(path) = &args.csv {
+        let written = output::csv(&report.results)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| results::write_atomic(path, &bytes).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            return fail(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        Format::Table | Format::Markdown => {
+            let markdown = matches!(args.format, Format::Markdown);
+            if !report.devices.is_empty() && !markdown {
+                println!("{}", output::devices_table(&report.devices));
+            }
+            println!("{}", output::results_table(&report.results, markdown));
+            for note in output::notes(&report.results) {
+                println!("{note}");
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn save(report: &RunReport, path: &std::path::Path) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    results::write_atomic(path, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+pub fn devices(json: bool) -> ExitCode {
+    let mut listing = Vec::new();
+    for backend in registry::backends() {
+        let entry = match backend.devices() {
+            Ok(devices) => serde_json::json!({
+                "backend": backend.name(), "available": true, "devices": devices,
+            }),
+            Err(e) => serde_json::json!({
+                "backend": backend.name(), "available": false, "reason": e.to_string(),
+            }),
+        };
+        listing.push(entry);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&listing).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    for entry in &listing {
+        let name = entry["backend"].as_str().unwrap_or("?");
+        match serde_json::from_value::<Vec<DeviceInfo>>(entry["devices"].clone()) {
+            Ok(devices) => {
+                println!("{name}: available, {} device(s)", devices.len());
+                println!("{}", output::devices_table(&devices));
+            }
+            Err(_) => println!(
+                "{name}: unavailable: {}",
+                entry["reason"].as_str().unwrap_or("")
+            ),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn conformance(names: &[String], filter: Option<String>) -> ExitCode {
+    let backends = match select::backends(registry::backends(), names) {
+        Ok(b) => b,
+        Err(e) => return usage(e),
+    };
+    let trials = backends
+        .into_iter()
+        .flat_map(|b| conformance::trials(b, &conformance::Expectations::default()))
+        .collect();
+    let args = libtest_mimic::Arguments {
+        filter,
+        test_threads: Some(1),
+        ..Default::default()
+    };
+    if libtest_mimic::run(&args, trials).has_failed() {
+        ExitCode::from(FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
