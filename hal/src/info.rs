@@ -19,6 +19,9 @@ pub struct Features {
     pub device_timers: bool,
     /// Cooperative-matrix / tensor-core instructions reachable from portable kernels.
     pub cooperative_matrix: bool,
+    /// Device memory is host memory (the CPU, integrated GPUs): a case's device buffers
+    /// and its host-side inputs compete for the same RAM.
+    pub unified_memory: bool,
 }
 
 /// A vendor figure and where it came from, so a percentage is never quoted without its

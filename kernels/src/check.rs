@@ -69,7 +69,9 @@ impl Checker {
                 v.max_rel_err = v.max_rel_err.max(err / want.abs());
             }
         }
-        if !(err <= tolerance) {
+        // NaN compares false: a NaN output fails.
+        let within = err <= tolerance;
+        if !within {
             v.passed = false;
             v.failures += 1;
             if v.first_failure.is_none() {

@@ -117,7 +117,7 @@ mod tests {
         assert_eq!(a, random(DType::BF16, 200_000, 7));
         assert_ne!(a, random(DType::BF16, 200_000, 8));
         let v = widen(DType::BF16, &a);
-        assert!(v.iter().all(|x| *x != 0.0 && (-1.0..1.0).contains(x)));
+        assert!(v.iter().all(|x| *x != 0.0 && (-1.0..=1.0).contains(x)));
     }
 
     #[test]

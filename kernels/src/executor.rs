@@ -65,15 +65,33 @@ pub fn compile(
 /// memory before any allocation), `Unsupported`, `Compile`, or whatever the device says.
 pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepared<'a>> {
     let info = device.info();
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
     let (need, have) = (plan.device_bytes(), info.memory_bytes);
     if have > 0 && need > have {
         return Err(Error::out_of_memory(
             &info.backend,
             format!(
                 "the case needs {:.2} GiB of device memory, {} has {:.2} GiB",
-                need as f64 / (1u64 << 30) as f64,
+                gib(need),
                 info.key(),
-                have as f64 / (1u64 << 30) as f64
+                gib(have)
+            ),
+        ));
+    }
+    let host_need = plan.host_bytes()
+        + if info.features.unified_memory {
+            need
+        } else {
+            0
+        };
+    if let Some(available) = host_available_bytes().filter(|&a| host_need > a) {
+        return Err(Error::out_of_memory(
+            &info.backend,
+            format!(
+                "the case needs {:.2} GiB of host memory (inputs, reference{}), {:.2} GiB is available",
+                gib(host_need),
+                if info.features.unified_memory { ", device buffers" } else { "" },
+                gib(available)
             ),
         ));
     }
@@ -87,8 +105,8 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
     };
     for spec in &plan.buffers {
         let buffer = prepared.device.alloc(spec.bytes)?;
-        if let (Some(data), true) = (&spec.data, spec.upload) {
-            prepared.device.write(&buffer, 0, data)?;
+        if spec.upload {
+            prepared.device.write(&buffer, 0, spec.data())?;
         }
         prepared.buffers.push(buffer);
     }
@@ -107,6 +125,17 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
     }
     prepared.compile_time = start.elapsed();
     Ok(prepared)
+}
+
+/// MemAvailable from /proc/meminfo; `None` where there is no such file.
+fn host_available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kib| kib * 1024)
 }
 
 impl Prepared<'_> {
@@ -145,7 +174,12 @@ impl Prepared<'_> {
                     self.device
                         .copy(&self.buffers[*src], 0, &self.buffers[*dst], 0, bytes)?;
                 }
-                (Step::Launch { .. }, None) => unreachable!("prepare compiles every launch"),
+                (Step::Launch { kernel, .. }, None) => {
+                    return Err(Error::invalid(
+                        &self.device.info().backend,
+                        format!("kernel `{kernel}` was not prepared"),
+                    ))
+                }
             }
         }
         Ok(())

@@ -1,28 +1,35 @@
 //! A plan: the buffers a case needs and the steps that compute it, in the kernel ABI's
 //! terms. Workloads build plans; the executor runs them on any device.
 
+use std::sync::OnceLock;
+
 use halbench_hal::{DType, Dims};
 
-/// One device buffer.
+use crate::data;
+
+/// One device buffer. Inputs are generated on first use, so a plan is cheap to build and
+/// a case too big for the device is refused before gigabytes of inputs are made.
 #[derive(Debug, Clone)]
 pub struct BufferSpec {
     pub name: &'static str,
     pub bytes: u64,
-    /// Initial contents (also what the reference reads).
-    pub data: Option<Vec<u8>>,
-    /// Upload `data` while preparing. False for a host-to-device transfer, whose upload
+    /// Random inputs of this dtype, seeded by the buffer's name; `None` for outputs.
+    pub input: Option<DType>,
+    /// Upload the input while preparing. False for a host-to-device transfer, whose upload
     /// is the timed step itself.
     pub upload: bool,
+    data: OnceLock<Vec<u8>>,
 }
 
 impl BufferSpec {
-    /// A buffer uploaded with `data` before the run.
-    pub fn input(name: &'static str, data: Vec<u8>) -> Self {
+    /// A buffer of `elements` random values, uploaded before the run.
+    pub fn input(name: &'static str, dtype: DType, elements: u64) -> Self {
         BufferSpec {
             name,
-            bytes: data.len() as u64,
-            data: Some(data),
+            bytes: elements * dtype.size() as u64,
+            input: Some(dtype),
             upload: true,
+            data: OnceLock::new(),
         }
     }
 
@@ -31,8 +38,20 @@ impl BufferSpec {
         BufferSpec {
             name,
             bytes,
-            data: None,
+            input: None,
             upload: false,
+            data: OnceLock::new(),
+        }
+    }
+
+    /// The input's bytes (generated on first call); empty for outputs.
+    pub fn data(&self) -> &[u8] {
+        match self.input {
+            None => &[],
+            Some(dtype) => self.data.get_or_init(|| {
+                let n = self.bytes as usize / dtype.size();
+                data::random(dtype, n, data::seed(self.name))
+            }),
         }
     }
 }
@@ -86,9 +105,25 @@ impl Plan {
         self.buffers.iter().map(|b| b.bytes).sum()
     }
 
+    /// Host memory the plan needs: its inputs (kept for the reference) and the output
+    /// read back.
+    pub fn host_bytes(&self) -> u64 {
+        let inputs: u64 = self
+            .buffers
+            .iter()
+            .filter(|b| b.input.is_some())
+            .map(|b| b.bytes)
+            .sum();
+        let output = match self.output {
+            Output::Buffer(i) => self.buffers[i].bytes,
+            Output::HostRead => self.buffers.iter().map(|b| b.bytes).max().unwrap_or(0),
+        };
+        inputs + output
+    }
+
     /// The initial contents of a buffer (inputs only).
     pub fn data(&self, buffer: usize) -> &[u8] {
-        self.buffers[buffer].data.as_deref().unwrap_or(&[])
+        self.buffers[buffer].data()
     }
 }
 

@@ -198,7 +198,7 @@ impl Shape {
             }
         }
         if let Shape::Prefill { h, hkv, .. } | Shape::Decode { h, hkv, .. } = *self {
-            if h % hkv != 0 {
+            if !h.is_multiple_of(hkv) {
                 return Err(format!(
                     "query heads h={h} must be a multiple of KV heads hkv={hkv}"
                 ));

@@ -63,6 +63,7 @@ pub(crate) fn describe(threads: usize) -> DeviceInfo {
             bf16: true,
             device_timers: false,
             cooperative_matrix: false,
+            unified_memory: true,
         },
         peak_gbs: None,
         peak_tflops: BTreeMap::new(),

@@ -78,9 +78,9 @@ impl Dimensions {
         let q = self.b * self.h * self.queries * self.d;
         let kv = self.b * self.hkv * self.keys * self.d;
         vec![
-            BufferSpec::input("attn.q", data::random(dtype, q as usize, seed("attn.q"))),
-            BufferSpec::input("attn.k", data::random(dtype, kv as usize, seed("attn.k"))),
-            BufferSpec::input("attn.v", data::random(dtype, kv as usize, seed("attn.v"))),
+            BufferSpec::input("attn.q", dtype, q),
+            BufferSpec::input("attn.k", dtype, kv),
+            BufferSpec::input("attn.v", dtype, kv),
             BufferSpec::output("attn.o", q * size),
         ]
     }
@@ -121,14 +121,14 @@ impl Dimensions {
             let visible = if self.causal { i + 1 } else { keys };
             // Pass 1: scores and their magnitudes (which bound the kernels' dot errors).
             let mut score_magnitude: f64 = 0.0;
-            for j in 0..visible {
+            for (j, score) in scores[..visible].iter_mut().enumerate() {
                 let (mut s, mut m) = (0.0, 0.0);
                 for e in 0..d {
                     let t = get(dtype, q, row * d + e) * get(dtype, k, kv + j * d + e);
                     s += t;
                     m += t.abs();
                 }
-                scores[j] = s * scale;
+                *score = s * scale;
                 score_magnitude = score_magnitude.max(m * scale);
             }
             // Pass 2: softmax weights.
@@ -136,8 +136,8 @@ impl Dimensions {
                 .iter()
                 .copied()
                 .fold(f64::NEG_INFINITY, f64::max);
-            for j in 0..visible {
-                weights[j] = (scores[j] - max).exp();
+            for (w, s) in weights.iter_mut().zip(&scores[..visible]) {
+                *w = (s - max).exp();
             }
             let sum: f64 = weights[..visible].iter().sum();
             // Tolerance: the output rounding, P possibly rounded to the input dtype (as
@@ -150,8 +150,8 @@ impl Dimensions {
                 + 2e-6;
             for e in 0..d {
                 let (mut want, mut magnitude) = (0.0, 0.0);
-                for j in 0..visible {
-                    let t = weights[j] / sum * get(dtype, v, kv + j * d + e);
+                for (j, w) in weights[..visible].iter().enumerate() {
+                    let t = w / sum * get(dtype, v, kv + j * d + e);
                     want += t;
                     magnitude += t.abs();
                 }

@@ -96,14 +96,8 @@ impl Workload for Gemm {
         };
         Plan {
             buffers: vec![
-                BufferSpec::input(
-                    "gemm.a",
-                    data::random(dtype, (m * k) as usize, seed("gemm.a")),
-                ),
-                BufferSpec::input(
-                    "gemm.b",
-                    data::random(dtype, (k * n) as usize, seed("gemm.b")),
-                ),
+                BufferSpec::input("gemm.a", dtype, m * k),
+                BufferSpec::input("gemm.b", dtype, k * n),
                 BufferSpec::output("gemm.c", m * n * size),
             ],
             steps: vec![Step::Launch {

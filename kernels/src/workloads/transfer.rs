@@ -4,7 +4,6 @@
 use halbench_hal::{DType, DeviceInfo};
 
 use crate::check::{Checker, Validation};
-use crate::data::{self, seed};
 use crate::plan::{BufferSpec, Output, Plan, Step};
 use crate::workloads::stream_elements;
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
@@ -71,28 +70,23 @@ impl Workload for Transfer {
     }
 
     fn plan(&self, _variant: &str, _dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
-        let n = elements(shape) as usize;
-        let data = data::random(DType::F32, n, seed(self.name()));
-        let bytes = data.len() as u64;
+        let n = elements(shape);
+        let mut data = BufferSpec::input("transfer.data", DType::F32, n);
+        let bytes = data.bytes;
         let (buffers, steps, output) = match self.0 {
             Direction::HostToDevice => (
-                vec![BufferSpec {
-                    upload: false,
-                    ..BufferSpec::input("transfer.dst", data)
+                vec![{
+                    data.upload = false;
+                    data
                 }],
                 vec![Step::Write { buffer: 0 }],
                 Output::Buffer(0),
             ),
-            Direction::DeviceToHost => (
-                vec![BufferSpec::input("transfer.src", data)],
-                vec![Step::Read { buffer: 0 }],
-                Output::HostRead,
-            ),
+            Direction::DeviceToHost => {
+                (vec![data], vec![Step::Read { buffer: 0 }], Output::HostRead)
+            }
             Direction::DeviceToDevice => (
-                vec![
-                    BufferSpec::input("transfer.src", data),
-                    BufferSpec::output("transfer.dst", bytes),
-                ],
+                vec![data, BufferSpec::output("transfer.dst", bytes)],
                 vec![Step::Copy { src: 0, dst: 1 }],
                 Output::Buffer(1),
             ),

@@ -27,7 +27,7 @@ impl Heads {
             s: l.count(3)?,
             d: l.count(4)?,
         };
-        if heads.h % heads.hkv != 0 {
+        if !heads.h.is_multiple_of(heads.hkv) {
             return Err(format!(
                 "query heads ({}) must be a multiple of KV heads ({})",
                 heads.h, heads.hkv

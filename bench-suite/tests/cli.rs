@@ -1,0 +1,229 @@
+//! The command line as a user meets it: bad input gets a one-line error naming the
+//! problem and the right exit code (2 usage, 1 runtime), never a panic, and never a
+//! partial result file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn halbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_halbench"))
+        .args(args)
+        .env_remove("HALBENCH_REQUIRE")
+        .output()
+        .expect("halbench runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("halbench-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Asserts the exit code, that stderr names the problem, and that nothing panicked.
+fn refused(out: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stderr: {stderr}\nstdout: {stdout}"
+    );
+    assert!(
+        stderr.contains(needle) || stdout.contains(needle),
+        "expected `{needle}` in\nstderr: {stderr}\nstdout: {stdout}"
+    );
+    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
+}
+
+fn no_files_in(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+#[test]
+fn unknown_backend_is_a_usage_error() {
+    let dir = scratch("backend");
+    let json = dir.join("out.json");
+    let out = halbench(&["run", "--backend", "nope", "--json", json.to_str().unwrap()]);
+    refused(&out, 2, "unknown backend `nope`");
+    no_files_in(&dir);
+}
+
+#[test]
+fn unknown_workload_is_a_usage_error() {
+    refused(
+        &halbench(&["run", "--workload", "gemv"]),
+        2,
+        "no workload matches `gemv`",
+    );
+}
+
+#[test]
+fn unknown_dtype_is_a_usage_error() {
+    refused(
+        &halbench(&["run", "--dtype", "f64"]),
+        2,
+        "unknown dtype `f64`",
+    );
+}
+
+#[test]
+fn unknown_variant_is_a_usage_error() {
+    refused(
+        &halbench(&["run", "--workload", "gemm", "--variant", "fused"]),
+        2,
+        "unknown variant `fused`",
+    );
+}
+
+#[test]
+fn zero_shape_is_a_usage_error() {
+    refused(
+        &halbench(&["run", "--shape", "m=0,n=16,k=16"]),
+        2,
+        "`m` must be at least 1",
+    );
+}
+
+#[test]
+fn impossible_shapes_are_usage_errors() {
+    refused(
+        &halbench(&["run", "--shape", "b=1,h=6,hkv=4,s=64,d=32"]),
+        2,
+        "must be a multiple of KV heads",
+    );
+    refused(
+        &halbench(&[
+            "run",
+            "--workload",
+            "stream.triad",
+            "--shape",
+            "m=4,n=4,k=4",
+        ]),
+        2,
+        "fits none of the selected workloads",
+    );
+    refused(
+        &halbench(&["run", "--shape", "m=4;n=4"]),
+        2,
+        "must be a non-negative integer",
+    );
+    refused(&halbench(&["run", "--shape", "m"]), 2, "is not key=value");
+}
+
+#[test]
+fn size_beyond_device_memory_is_a_runtime_error_with_a_complete_result() {
+    let dir = scratch("oom");
+    let json = dir.join("out.json");
+    let out = halbench(&[
+        "run",
+        "--workload",
+        "stream.copy",
+        "--shape",
+        "n=4000000000",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    refused(&out, 1, "out of memory");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["results"][0]["status"], "error");
+    assert!(doc["results"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("GiB"));
+}
+
+#[test]
+fn unwritable_json_path_fails_before_running_and_leaves_nothing() {
+    let dir = scratch("unwritable");
+    let missing = dir.join("no/such/dir/out.json");
+    let out = halbench(&[
+        "run",
+        "--scale",
+        "smoke",
+        "--json",
+        missing.to_str().unwrap(),
+    ]);
+    refused(&out, 1, "cannot write");
+    no_files_in(&dir);
+    // A directory is not a file either.
+    let out = halbench(&["run", "--scale", "smoke", "--json", dir.to_str().unwrap()]);
+    refused(&out, 1, "cannot write");
+    no_files_in(&dir);
+}
+
+#[test]
+fn smoke_run_writes_valid_json_csv_and_markdown() {
+    let dir = scratch("smoke");
+    let (json, csv) = (dir.join("r.json"), dir.join("r.csv"));
+    let out = halbench(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--scale",
+        "smoke",
+        "--workload",
+        "stream.*",
+        "--workload",
+        "gemm",
+        "--dtype",
+        "f32,bf16",
+        "--format",
+        "markdown",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("| device |"), "{stdout}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    let results = doc["results"].as_array().unwrap();
+    // 5 stream cases + gemm: 3 shapes × 3 variants × 2 dtypes.
+    assert_eq!(results.len(), 5 + 18);
+    for r in results {
+        assert_eq!(r["status"], "passed", "{r}");
+        assert!(r["timing"]["median_s"].as_f64().unwrap() > 0.0);
+        assert!(r["validation"]["checked"].as_u64().unwrap() > 0);
+    }
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(csv.lines().count(), 1 + results.len());
+    // Only the two files: the temporary ones were renamed away.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+}
+
+#[test]
+fn devices_lists_the_cpu_as_json() {
+    let out = halbench(&["devices", "--json"]);
+    assert!(out.status.success());
+    let listing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cpu = &listing.as_array().unwrap()[0];
+    assert_eq!(cpu["backend"], "cpu");
+    assert_eq!(cpu["available"], true);
+    assert!(
+        cpu["devices"][0]["last_level_cache_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+#[test]
+fn a_required_backend_that_is_missing_fails_the_run() {
+    let out = Command::new(env!("CARGO_BIN_EXE_halbench"))
+        .args(["run", "--scale", "smoke", "--workload", "stream.copy"])
+        .env("HALBENCH_REQUIRE", "cpu,imaginary")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imaginary"));
+}
