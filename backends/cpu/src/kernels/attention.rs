@@ -5,6 +5,7 @@
 
 use rayon::prelude::*;
 
+use super::dot;
 use crate::elem::Elem;
 use crate::launch::{product, KernelResult, Launch};
 
@@ -46,10 +47,6 @@ impl Heads {
         let (bb, hh) = (bh / self.h, bh % self.h);
         (bb * self.hkv + hh / (self.h / self.hkv)) * self.s * self.d
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {

@@ -89,27 +89,7 @@ pub(crate) fn dot(l: &mut Launch<'_>) -> KernelResult {
     partial.par_iter_mut().enumerate().for_each(|(g, p)| {
         let lo = (g * share).min(n);
         let hi = (lo + share).min(n);
-        *p = dot_slab(&a[lo..hi], &b[lo..hi]);
+        *p = super::dot(&a[lo..hi], &b[lo..hi]);
     });
     Ok(())
-}
-
-/// Sixteen independent partial sums: the order change is what lets LLVM vectorise a
-/// float reduction, and it also tightens the rounding error.
-fn dot_slab(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 16;
-    let mut acc = [0f32; LANES];
-    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ac.zip(bc) {
-        for i in 0..LANES {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
