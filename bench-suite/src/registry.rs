@@ -6,5 +6,8 @@ use std::sync::Arc;
 use halbench_hal::Backend;
 
 pub fn backends() -> Vec<Arc<dyn Backend>> {
-    vec![Arc::new(halbench_cpu::CpuBackend::new())]
+    vec![
+        Arc::new(halbench_cpu::CpuBackend::new()),
+        Arc::new(halbench_opencl::OpenClBackend::new()),
+    ]
 }

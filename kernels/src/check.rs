@@ -38,6 +38,24 @@ pub fn reduction_tolerance(out: DType, reference: f64, magnitude: f64, len: usiz
         + f64::MIN_POSITIVE
 }
 
+/// Tolerance for a long sum of `terms` accumulated in f32 in any reasonable order. Each
+/// addition rounds by at most u times the running sum, and round-to-nearest errors are
+/// unbiased, so the total behaves like a random walk of size u·sqrt(Σ S_k²) over the
+/// running sums S_k of a sequential sum (blocked and pairwise orders have smaller running
+/// sums). Eight of those, plus the rounding of each term, stays tight enough to catch a
+/// kernel that drops even a small share of the terms, where the worst-case bound
+/// (n·u·Σ|t|) would exceed the sum itself.
+pub fn sum_tolerance(reference: f64, terms: impl Iterator<Item = f64>) -> f64 {
+    let u = unit_roundoff(DType::F32);
+    let (mut running, mut walk, mut own) = (0.0f64, 0.0f64, 0.0f64);
+    for t in terms {
+        running += t;
+        walk += running * running;
+        own += t * t;
+    }
+    2.0 * u * reference.abs() + 8.0 * u * (walk + own).sqrt() + f64::MIN_POSITIVE
+}
+
 /// Collects comparisons into a [`Validation`].
 #[derive(Debug, Default)]
 pub struct Checker {
@@ -107,6 +125,20 @@ mod tests {
         assert!(!v.passed);
         assert_eq!((v.checked, v.failures), (3, 2));
         assert!(v.first_failure.unwrap().starts_with("nan"));
+    }
+
+    #[test]
+    fn sum_tolerance_catches_a_dropped_percent() {
+        let mut rng = crate::data::Rng::new(3);
+        let terms: Vec<f64> = (0..1_000_000).map(|_| f64::from(rng.value() * rng.value())).collect();
+        let sum: f64 = terms.iter().sum();
+        let tol = sum_tolerance(sum, terms.iter().copied());
+        // An f32 sequential sum is within it...
+        let f32_sum: f32 = terms.iter().map(|&t| t as f32).sum();
+        assert!((f64::from(f32_sum) - sum).abs() <= tol, "{f32_sum} vs {sum}, tol {tol}");
+        // ...and dropping 1% of the terms is not.
+        let dropped: f64 = terms.iter().step_by(100).sum();
+        assert!(dropped.abs() > tol, "dropped {dropped}, tol {tol}");
     }
 
     #[test]

@@ -41,6 +41,12 @@ pub fn compile(
 ) -> Result<Kernel> {
     let info = device.info();
     let backend = info.backend.clone();
+    if !info.supports(dtype) {
+        return Err(Error::unsupported(
+            &backend,
+            format!("{} has no {dtype} support (kernel `{name}`)", info.key()),
+        ));
+    }
     let dialects = info.dialects.clone();
     let mut unsupported = None;
     for dialect in dialects {

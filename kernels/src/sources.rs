@@ -1,8 +1,38 @@
 //! Kernel sources per dialect. `Builtin` kernels are the backend's own and need only a
-//! name; source dialects (CUDA C, OpenCL C, SPIR-V) are shipped in this crate's
-//! `cuda/`, `opencl/` and `spv/` folders as their backends land.
+//! name; OpenCL C sources live in `kernels/opencl/` (each file is prefixed with
+//! `common.cl`, which maps the dtype define to load/store macros).
+
+use std::borrow::Cow;
 
 use halbench_hal::{DType, Dialect, KernelSource};
+
+const OPENCL_COMMON: &str = include_str!("../opencl/common.cl");
+
+/// The OpenCL file that holds a kernel.
+fn opencl_file(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "stream_copy" | "stream_scale" | "stream_add" | "stream_triad" | "stream_dot" => {
+            include_str!("../opencl/stream.cl")
+        }
+        "gemm_naive" | "gemm_tiled" => include_str!("../opencl/gemm.cl"),
+        "attn_prefill_scores" | "softmax_rows" | "attn_prefill_pv" | "attn_prefill_fused"
+        | "attn_decode_scores" | "attn_decode_pv" | "attn_decode_split"
+        | "attn_decode_combine" => include_str!("../opencl/attention.cl"),
+        "test_index" | "test_scalars" => include_str!("../opencl/testing.cl"),
+        _ => return None,
+    })
+}
+
+/// The defines that select a dtype in C-like dialects: the storage type `T` and a
+/// `DTYPE_*` flag.
+fn c_dtype_defines(dtype: DType, half: &str, bf16: &str) -> Vec<(String, String)> {
+    let (t, flag) = match dtype {
+        DType::F32 => ("float", "DTYPE_F32"),
+        DType::F16 => (half, "DTYPE_F16"),
+        DType::BF16 => (bf16, "DTYPE_BF16"),
+    };
+    vec![("T".into(), t.into()), (flag.into(), "1".into())]
+}
 
 /// The source of kernel `name` in `dialect` for `dtype`, if this crate has one.
 pub fn source(
@@ -11,12 +41,28 @@ pub fn source(
     dtype: DType,
     defines: &[(String, String)],
 ) -> Option<KernelSource> {
-    let mut all = vec![("T".to_string(), dtype.name().to_string())];
+    let (code, mut all): (Cow<'static, [u8]>, _) = match dialect {
+        Dialect::Builtin => (
+            Cow::Borrowed(&[]),
+            vec![("T".to_string(), dtype.name().to_string())],
+        ),
+        Dialect::OpenClC => {
+            let file = opencl_file(name)?;
+            (
+                Cow::Owned(format!("{OPENCL_COMMON}\n{file}").into_bytes()),
+                c_dtype_defines(dtype, "half", "ushort"),
+            )
+        }
+        _ => return None,
+    };
     all.extend(defines.iter().cloned());
-    match dialect {
-        Dialect::Builtin => Some(KernelSource::builtin(name, all)),
-        _ => None,
-    }
+    Some(KernelSource {
+        name: name.into(),
+        dialect,
+        code,
+        entry: name.into(),
+        defines: all,
+    })
 }
 
 /// A kernel that must fail to compile in `dialect`, for the conformance suite.
@@ -26,6 +72,13 @@ pub fn broken(dialect: Dialect) -> Option<KernelSource> {
             "stream_copy",
             vec![("T".into(), "not_a_type".into())],
         )),
+        Dialect::OpenClC => Some(KernelSource {
+            name: "broken".into(),
+            dialect,
+            code: Cow::Borrowed(b"__kernel void broken(__global float* x) { x[0] = undeclared_name; }"),
+            entry: "broken".into(),
+            defines: vec![],
+        }),
         _ => None,
     }
 }

@@ -175,6 +175,18 @@ fn launch(kernel: &'static str, dtype: DType, dims: Dims, args: Vec<PlanArg>) ->
     }
 }
 
+/// A launch whose source kernels keep a row of D floats per work-item: `D_MAX` (D
+/// rounded up to 16) sizes those arrays at compile time.
+fn launch_rows(kernel: &'static str, dtype: DType, d: u64, dims: Dims, args: Vec<PlanArg>) -> Step {
+    Step::Launch {
+        kernel,
+        dtype,
+        defines: vec![("D_MAX".into(), d.next_multiple_of(16).to_string())],
+        dims,
+        args,
+    }
+}
+
 fn buf(i: usize) -> PlanArg {
     PlanArg::Buffer(i)
 }
@@ -268,12 +280,13 @@ impl Workload for Prefill {
                 ),
             ]
         } else {
-            vec![launch(
+            vec![launch_rows(
                 "attn_prefill_fused",
                 dtype,
+                x.d,
                 Dims {
                     groups: [groups(x.queries, 64), bh as u32, 1],
-                    threads: [128, 1, 1],
+                    threads: [64, 1, 1],
                 },
                 [
                     &[buf(0), buf(1), buf(2), buf(3)][..],
@@ -380,12 +393,13 @@ impl Workload for Decode {
                 bh * splits * (x.d + 2) * 4,
             ));
             vec![
-                launch(
+                launch_rows(
                     "attn_decode_split",
                     dtype,
+                    x.d,
                     Dims {
                         groups: [splits as u32, (x.b * x.hkv) as u32, 1],
-                        threads: [128, 1, 1],
+                        threads: [(x.h / x.hkv) as u32, 1, 1],
                     },
                     [
                         &[buf(0), buf(1), buf(2), buf(4)][..],

@@ -3,7 +3,7 @@
 
 use halbench_hal::{DType, DeviceInfo, Dims};
 
-use crate::check::{reduction_tolerance, Checker, Validation};
+use crate::check::{reduction_tolerance, sum_tolerance, Checker, Validation};
 use crate::data::{self, get, seed};
 use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg, Step};
 use crate::workloads::stream_elements;
@@ -39,12 +39,16 @@ fn elements(shape: &Shape) -> u64 {
     }
 }
 
-/// Partial sums of `dot`: a few per compute unit, so every unit has work and the host's
-/// final sum stays tiny.
-fn dot_groups(info: &DeviceInfo, n: u64) -> u32 {
-    (info.compute_units.max(1) * 4)
+/// The launch of `dot`: a few groups per compute unit, so every unit has work and the
+/// final sum of partials stays tiny. On a CPU device one work-item per group, so each
+/// sweeps its share contiguously (a GPU-shaped group of 256 would stride through memory
+/// and reach a small fraction of the bandwidth).
+fn dot_dims(info: &DeviceInfo, n: u64) -> Dims {
+    let threads = if info.device_type == "cpu" { 1 } else { THREADS };
+    let g = (info.compute_units.max(1) * 4)
         .min(1024)
-        .min(groups(n, u64::from(THREADS)))
+        .min(groups(n, u64::from(threads)));
+    Dims::linear(g, threads)
 }
 
 impl Workload for Stream {
@@ -107,16 +111,15 @@ impl Workload for Stream {
         let (a, b, c) = (PlanArg::Buffer(0), PlanArg::Buffer(1), PlanArg::Buffer(2));
         let n32 = PlanArg::U32(n as u32);
         let s = PlanArg::F32(SCALAR);
-        let grid = Dims::linear(groups(n, u64::from(THREADS)).min(65_535), THREADS);
+        let grid = Dims::linear(groups(n, u64::from(THREADS)), THREADS);
         let (kernel, args, dims, output) = match self.0 {
             Op::Copy => ("stream_copy", vec![a, c, n32], grid, 2),
             Op::Scale => ("stream_scale", vec![c, b, n32, s], grid, 1),
             Op::Add => ("stream_add", vec![a, b, c, n32], grid, 2),
             Op::Triad => ("stream_triad", vec![b, c, a, n32, s], grid, 0),
             Op::Dot => {
-                let g = dot_groups(info, n);
-                buffers.push(BufferSpec::output("stream.partial", u64::from(g) * 4));
-                let dims = Dims::linear(g, THREADS);
+                let dims = dot_dims(info, n);
+                buffers.push(BufferSpec::output("stream.partial", u64::from(dims.groups[0]) * 4));
                 ("stream_dot", vec![a, b, PlanArg::Buffer(3), n32], dims, 3)
             }
         };
@@ -141,13 +144,9 @@ impl Workload for Stream {
         let mut checker = Checker::new();
         if let Op::Dot = self.0 {
             let got: f64 = (0..out.len() / 4).map(|i| get(f, out, i)).sum();
-            let (mut want, mut magnitude) = (0.0, 0.0);
-            for i in 0..n {
-                let p = get(f, a, i) * get(f, b, i);
-                want += p;
-                magnitude += p.abs();
-            }
-            let tol = reduction_tolerance(f, want, magnitude, n);
+            let term = |i: usize| get(f, a, i) * get(f, b, i);
+            let want: f64 = (0..n).map(term).sum();
+            let tol = sum_tolerance(want, (0..n).map(term));
             checker.check(got, want, tol, || "sum of partials".into());
             return checker.finish();
         }

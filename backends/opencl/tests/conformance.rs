@@ -1,0 +1,10 @@
+//! The shared conformance suite on every OpenCL device.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use halbench_kernels::conformance::{main as conformance, Expectations};
+
+fn main() -> ExitCode {
+    conformance(Arc::new(halbench_opencl::OpenClBackend::new()), Expectations::default())
+}

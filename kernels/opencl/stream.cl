@@ -1,0 +1,40 @@
+// BabelStream's kernels, f32. Grid-stride loops: any launch shape is correct.
+
+__kernel void stream_copy(__global const float* restrict a, __global float* restrict c, uint n) {
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) c[i] = a[i];
+}
+
+__kernel void stream_scale(__global const float* restrict c, __global float* restrict b, uint n,
+                           float s) {
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) b[i] = s * c[i];
+}
+
+__kernel void stream_add(__global const float* restrict a, __global const float* restrict b,
+                         __global float* restrict c, uint n) {
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) c[i] = a[i] + b[i];
+}
+
+__kernel void stream_triad(__global const float* restrict b, __global const float* restrict c,
+                           __global float* restrict a, uint n, float s) {
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) a[i] = b[i] + s * c[i];
+}
+
+// Group g sums its contiguous share of the arrays into partial[g]. Work-items take 4
+// consecutive floats and stride by the group size, which is coalesced on a GPU and, with
+// one work-item per group on a CPU device, a contiguous vectorisable sweep.
+__kernel void stream_dot(__global const float* restrict a, __global const float* restrict b,
+                         __global float* restrict partial, uint n) {
+    __local float scratch[MAX_GROUP];
+    size_t groups = get_num_groups(0), g = get_group_id(0);
+    size_t lid = get_local_id(0), lsz = get_local_size(0);
+    size_t share = (n + groups - 1) / groups;
+    size_t lo = min((size_t)n, g * share), hi = min((size_t)n, lo + share);
+    size_t vec_end = lo + (hi - lo) / 4 * 4;
+    float4 acc = (float4)(0.0f);
+    for (size_t i = lo + lid * 4; i < vec_end; i += lsz * 4)
+        acc += vload4(0, a + i) * vload4(0, b + i);
+    float sum = acc.x + acc.y + acc.z + acc.w;
+    for (size_t i = vec_end + lid; i < hi; i += lsz) sum += a[i] * b[i];
+    sum = group_sum(sum, scratch);
+    if (lid == 0) partial[g] = sum;
+}
