@@ -4,6 +4,9 @@ set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
 command -v python3 >/dev/null || need+=(python3)
+# OpenCL: the ICD loader and PoCL, a real OpenCL driver that runs on the CPU.
+[ -e /usr/lib/x86_64-linux-gnu/libOpenCL.so.1 ] || need+=(ocl-icd-libopencl1)
+[ -e /etc/OpenCL/vendors/pocl.icd ] || need+=(pocl-opencl-icd)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

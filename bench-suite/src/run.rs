@@ -51,6 +51,14 @@ fn backend_row(backend: &str, device: String, status: Status, reason: String) ->
     }
 }
 
+/// An error as a reason: for `Unavailable`, the reason alone (the status says the rest).
+fn reason(e: &halbench_hal::Error) -> String {
+    match e {
+        halbench_hal::Error::Unavailable { reason, .. } => reason.clone(),
+        e => e.to_string(),
+    }
+}
+
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
         .downcast_ref::<&str>()
@@ -116,7 +124,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                     name,
                     name.into(),
                     Status::Unavailable,
-                    e.to_string(),
+                    reason(&e),
                 ));
             }
         }
@@ -246,7 +254,7 @@ pub fn devices(json: bool) -> ExitCode {
                 "backend": backend.name(), "available": true, "devices": devices,
             }),
             Err(e) => serde_json::json!({
-                "backend": backend.name(), "available": false, "reason": e.to_string(),
+                "backend": backend.name(), "available": false, "reason": reason(&e),
             }),
         };
         listing.push(entry);

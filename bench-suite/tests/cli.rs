@@ -227,3 +227,40 @@ fn a_required_backend_that_is_missing_fails_the_run() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("imaginary"));
 }
+
+#[test]
+fn a_missing_opencl_driver_is_reported_and_the_rest_still_runs() {
+    // An empty ICD vendor directory: the loader finds no platform.
+    let dir = scratch("no-icd");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_halbench"))
+            .args(args)
+            .env("OCL_ICD_VENDORS", &dir)
+            .env_remove("HALBENCH_REQUIRE")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["devices"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("cpu: available"), "{stdout}");
+    assert!(
+        stdout.contains("opencl: unavailable: no OpenCL platform"),
+        "{stdout}"
+    );
+
+    let out = run(&["run", "--scale", "smoke", "--workload", "stream.copy"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unavailable opencl"));
+
+    // Asked for by name, a missing backend fails the run.
+    refused(
+        &run(&["run", "--scale", "smoke", "--backend", "opencl"]),
+        1,
+        "no OpenCL platform",
+    );
+}

@@ -10,6 +10,44 @@ __kernel void gemm_naive(__global const T* restrict A, __global const T* restric
     STORE(C, i * N + j, acc);
 }
 
+#if defined(GEMM_REGISTER_TILE)
+// The shape for CPU devices: one work-item per group computes an 8×16 block of C with
+// eight float16 accumulators (vector registers), reading B rows as float16.
+#if defined(DTYPE_F16)
+#define LOAD16(p, i) vload_half16(0, (p) + (i))
+#elif defined(DTYPE_BF16)
+#define LOAD16(p, i) as_float16(convert_uint16(vload16(0, (p) + (i))) << 16)
+#else
+#define LOAD16(p, i) vload16(0, (p) + (i))
+#endif
+__kernel void gemm_tiled(__global const T* restrict A, __global const T* restrict B,
+                         __global T* restrict C, uint M, uint N, uint K) {
+    size_t j0 = get_global_id(0) * 16, i0 = get_global_id(1) * 8;
+    if (i0 >= M || j0 >= N) return;
+    size_t rows[8];
+    for (int r = 0; r < 8; r++) rows[r] = min(i0 + r, (size_t)M - 1) * K; // clamp: no OOB
+    float16 acc[8];
+    for (int r = 0; r < 8; r++) acc[r] = (float16)(0.0f);
+    if (j0 + 16 <= N) {
+        for (size_t p = 0; p < K; p++) {
+            float16 b = LOAD16(B, p * N + j0);
+            for (int r = 0; r < 8; r++) acc[r] = fma((float16)(LOAD(A, rows[r] + p)), b, acc[r]);
+        }
+    } else {
+        for (size_t p = 0; p < K; p++) {
+            float bs[16];
+            for (int c = 0; c < 16; c++) bs[c] = j0 + c < N ? LOAD(B, p * N + j0 + c) : 0.0f;
+            float16 b = vload16(0, bs);
+            for (int r = 0; r < 8; r++) acc[r] = fma((float16)(LOAD(A, rows[r] + p)), b, acc[r]);
+        }
+    }
+    for (int r = 0; r < 8 && i0 + r < M; r++) {
+        float out[16];
+        vstore16(acc[r], 0, out);
+        for (int c = 0; c < 16 && j0 + c < N; c++) STORE(C, (i0 + r) * N + j0 + c, out[c]);
+    }
+}
+#else
 // A 64×64 tile of C per work-group of 256 work-items, each computing a 4×4 block; A and B
 // pass through local memory 16 deep. Edges are zero-padded, so any M, N, K works.
 #define TM 64
@@ -52,3 +90,4 @@ void gemm_tiled(__global const T* restrict A, __global const T* restrict B,
         }
     }
 }
+#endif

@@ -130,12 +130,17 @@ mod tests {
     #[test]
     fn sum_tolerance_catches_a_dropped_percent() {
         let mut rng = crate::data::Rng::new(3);
-        let terms: Vec<f64> = (0..1_000_000).map(|_| f64::from(rng.value() * rng.value())).collect();
+        let terms: Vec<f64> = (0..1_000_000)
+            .map(|_| f64::from(rng.value() * rng.value()))
+            .collect();
         let sum: f64 = terms.iter().sum();
         let tol = sum_tolerance(sum, terms.iter().copied());
         // An f32 sequential sum is within it...
         let f32_sum: f32 = terms.iter().map(|&t| t as f32).sum();
-        assert!((f64::from(f32_sum) - sum).abs() <= tol, "{f32_sum} vs {sum}, tol {tol}");
+        assert!(
+            (f64::from(f32_sum) - sum).abs() <= tol,
+            "{f32_sum} vs {sum}, tol {tol}"
+        );
         // ...and dropping 1% of the terms is not.
         let dropped: f64 = terms.iter().step_by(100).sum();
         assert!(dropped.abs() > tol, "dropped {dropped}, tol {tol}");

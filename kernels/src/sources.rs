@@ -15,8 +15,13 @@ fn opencl_file(name: &str) -> Option<&'static str> {
             include_str!("../opencl/stream.cl")
         }
         "gemm_naive" | "gemm_tiled" => include_str!("../opencl/gemm.cl"),
-        "attn_prefill_scores" | "softmax_rows" | "attn_prefill_pv" | "attn_prefill_fused"
-        | "attn_decode_scores" | "attn_decode_pv" | "attn_decode_split"
+        "attn_prefill_scores"
+        | "softmax_rows"
+        | "attn_prefill_pv"
+        | "attn_prefill_fused"
+        | "attn_decode_scores"
+        | "attn_decode_pv"
+        | "attn_decode_split"
         | "attn_decode_combine" => include_str!("../opencl/attention.cl"),
         "test_index" | "test_scalars" => include_str!("../opencl/testing.cl"),
         _ => return None,
@@ -75,7 +80,9 @@ pub fn broken(dialect: Dialect) -> Option<KernelSource> {
         Dialect::OpenClC => Some(KernelSource {
             name: "broken".into(),
             dialect,
-            code: Cow::Borrowed(b"__kernel void broken(__global float* x) { x[0] = undeclared_name; }"),
+            code: Cow::Borrowed(
+                b"__kernel void broken(__global float* x) { x[0] = undeclared_name; }",
+            ),
             entry: "broken".into(),
             defines: vec![],
         }),

@@ -71,7 +71,8 @@ fn release(event: cl_event) {
 impl ClDevice {
     pub(crate) fn open(device: cl_device_id, info: DeviceInfo) -> Result<Self> {
         let cl_device = ClDeviceInfo::new(device);
-        let context = Context::from_device(&cl_device).map_err(|e| cl_error("clCreateContext", e.0))?;
+        let context =
+            Context::from_device(&cl_device).map_err(|e| cl_error("clCreateContext", e.0))?;
         #[allow(deprecated)] // clCreateCommandQueue: the one call every OpenCL version has.
         let queue = CommandQueue::create_default(&context, CL_QUEUE_PROFILING_ENABLE)
             .map_err(|e| cl_error("clCreateCommandQueue", e.0))?;
@@ -100,7 +101,10 @@ impl ClDevice {
         if device == self.id {
             Ok(())
         } else {
-            Err(Error::invalid(NAME, format!("{what} belongs to another device")))
+            Err(Error::invalid(
+                NAME,
+                format!("{what} belongs to another device"),
+            ))
         }
     }
 
@@ -117,7 +121,10 @@ impl ClDevice {
             Some(end) if end <= b.bytes => Ok(b.mem.get()),
             _ => Err(Error::invalid(
                 NAME,
-                format!("{what} of {len} bytes at offset {offset} is outside a buffer of {} bytes", b.bytes),
+                format!(
+                    "{what} of {len} bytes at offset {offset} is outside a buffer of {} bytes",
+                    b.bytes
+                ),
             )),
         }
     }
@@ -131,9 +138,16 @@ impl ClDevice {
         };
         let mut options = String::from("-cl-std=CL1.2");
         for (k, v) in &source.defines {
-            let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-+".contains(c));
+            let ok = |s: &str| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-+".contains(c))
+            };
             if !ok(k) || !ok(v) {
-                return Err(Error::invalid(NAME, format!("bad define `{k}={v}` for kernel `{}`", source.name)));
+                return Err(Error::invalid(
+                    NAME,
+                    format!("bad define `{k}={v}` for kernel `{}`", source.name),
+                ));
             }
             options.push_str(&format!(" -D{k}={v}"));
         }
@@ -151,7 +165,10 @@ impl ClDevice {
     fn enqueue_error(&self, what: &str, code: cl_int) -> Error {
         match code {
             CL_MEM_OBJECT_ALLOCATION_FAILURE | CL_OUT_OF_RESOURCES | CL_OUT_OF_HOST_MEMORY => {
-                Error::out_of_memory(NAME, format!("{what}: {}", opencl3::error_codes::error_text(code)))
+                Error::out_of_memory(
+                    NAME,
+                    format!("{what}: {}", opencl3::error_codes::error_text(code)),
+                )
             }
             _ => cl_error(what, code),
         }
@@ -170,7 +187,10 @@ impl Device for ClDevice {
         if bytes > self.max_alloc {
             return Err(Error::out_of_memory(
                 NAME,
-                format!("{bytes} bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE ({} bytes)", self.max_alloc),
+                format!(
+                    "{bytes} bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE ({} bytes)",
+                    self.max_alloc
+                ),
             ));
         }
         if self.stats.live_bytes + bytes > self.info.memory_bytes {
@@ -183,11 +203,20 @@ impl Device for ClDevice {
             ));
         }
         // SAFETY: no host pointer is passed; the size is non-zero and checked above.
-        let mem = unsafe { ClBuffer::<u8>::create(&self.context, CL_MEM_READ_WRITE, bytes as usize, ptr::null_mut()) }
-            .map_err(|e| match e.0 {
-                CL_INVALID_BUFFER_SIZE => Error::out_of_memory(NAME, format!("{bytes} bytes: CL_INVALID_BUFFER_SIZE")),
-                code => self.enqueue_error("clCreateBuffer", code),
-            })?;
+        let mem = unsafe {
+            ClBuffer::<u8>::create(
+                &self.context,
+                CL_MEM_READ_WRITE,
+                bytes as usize,
+                ptr::null_mut(),
+            )
+        }
+        .map_err(|e| match e.0 {
+            CL_INVALID_BUFFER_SIZE => {
+                Error::out_of_memory(NAME, format!("{bytes} bytes: CL_INVALID_BUFFER_SIZE"))
+            }
+            code => self.enqueue_error("clCreateBuffer", code),
+        })?;
         let id = self.fresh_id();
         self.buffers.insert(id, DeviceBuffer { mem, bytes });
         self.stats.live_buffers += 1;
@@ -211,7 +240,16 @@ impl Device for ClDevice {
         }
         // SAFETY: the range lies inside the buffer; the write blocks, so `data` outlives it.
         let event = unsafe {
-            enqueue_write_buffer(self.queue.get(), mem, CL_BLOCKING, offset as usize, data.len(), data.as_ptr() as *const c_void, 0, ptr::null())
+            enqueue_write_buffer(
+                self.queue.get(),
+                mem,
+                CL_BLOCKING,
+                offset as usize,
+                data.len(),
+                data.as_ptr() as *const c_void,
+                0,
+                ptr::null(),
+            )
         }
         .map_err(|code| self.enqueue_error("clEnqueueWriteBuffer", code))?;
         release(event);
@@ -225,17 +263,36 @@ impl Device for ClDevice {
         }
         // SAFETY: as for write; the in-order queue runs it after earlier work.
         let event = unsafe {
-            enqueue_read_buffer(self.queue.get(), mem, CL_BLOCKING, offset as usize, out.len(), out.as_mut_ptr() as *mut c_void, 0, ptr::null())
+            enqueue_read_buffer(
+                self.queue.get(),
+                mem,
+                CL_BLOCKING,
+                offset as usize,
+                out.len(),
+                out.as_mut_ptr() as *mut c_void,
+                0,
+                ptr::null(),
+            )
         }
         .map_err(|code| self.enqueue_error("clEnqueueReadBuffer", code))?;
         release(event);
         Ok(())
     }
 
-    fn copy(&mut self, src: &Buffer, src_offset: u64, dst: &Buffer, dst_offset: u64, bytes: u64) -> Result<()> {
+    fn copy(
+        &mut self,
+        src: &Buffer,
+        src_offset: u64,
+        dst: &Buffer,
+        dst_offset: u64,
+        bytes: u64,
+    ) -> Result<()> {
         let from = self.range(src, src_offset, bytes, "copy source")?;
         let to = self.range(dst, dst_offset, bytes, "copy destination")?;
-        if src.id() == dst.id() && src_offset < dst_offset + bytes && dst_offset < src_offset + bytes {
+        if src.id() == dst.id()
+            && src_offset < dst_offset + bytes
+            && dst_offset < src_offset + bytes
+        {
             return Err(Error::invalid(NAME, "copy ranges overlap"));
         }
         if bytes == 0 {
@@ -243,7 +300,16 @@ impl Device for ClDevice {
         }
         // SAFETY: both ranges lie inside live buffers of this context.
         let event = unsafe {
-            enqueue_copy_buffer(self.queue.get(), from, to, src_offset as usize, dst_offset as usize, bytes as usize, 0, ptr::null())
+            enqueue_copy_buffer(
+                self.queue.get(),
+                from,
+                to,
+                src_offset as usize,
+                dst_offset as usize,
+                bytes as usize,
+                0,
+                ptr::null(),
+            )
         }
         .map_err(|code| self.enqueue_error("clEnqueueCopyBuffer", code))?;
         release(event);
@@ -254,11 +320,22 @@ impl Device for ClDevice {
         if source.dialect != Dialect::OpenClC {
             return Err(Error::unsupported(
                 NAME,
-                format!("kernel `{}`: OpenCL takes OpenCL C, not {}", source.name, source.dialect),
+                format!(
+                    "kernel `{}`: OpenCL takes OpenCL C, not {}",
+                    source.name, source.dialect
+                ),
             ));
         }
-        let defines: Vec<String> = source.defines.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let key = (source.code.to_vec(), defines.join(" "), source.entry.clone());
+        let defines: Vec<String> = source
+            .defines
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let key = (
+            source.code.to_vec(),
+            defines.join(" "),
+            source.entry.clone(),
+        );
         if let Some(&id) = self.kernel_cache.get(&key) {
             self.stats.compile_cache_hits += 1;
             return Ok(Kernel::from_raw(self.id, id));
@@ -274,7 +351,14 @@ impl Device for ClDevice {
             .map_err(|code| cl_error("clGetKernelInfo", code))?
             .into();
         let id = self.fresh_id();
-        self.kernels.insert(id, CompiledKernel { name: source.name.clone(), kernel, num_args });
+        self.kernels.insert(
+            id,
+            CompiledKernel {
+                name: source.name.clone(),
+                kernel,
+                num_args,
+            },
+        );
         self.kernel_cache.insert(key, id);
         self.stats.compiles += 1;
         Ok(Kernel::from_raw(self.id, id))
@@ -297,7 +381,11 @@ impl Device for ClDevice {
             )));
         }
         if args.len() != k.num_args as usize {
-            return Err(fail(format!("{} arguments given, the kernel takes {}", args.len(), k.num_args)));
+            return Err(fail(format!(
+                "{} arguments given, the kernel takes {}",
+                args.len(),
+                k.num_args
+            )));
         }
         let mems: Vec<Option<cl_mem>> = args
             .iter()
@@ -320,16 +408,34 @@ impl Device for ClDevice {
             };
             // SAFETY: `value` points at a live value of `size` bytes for the call.
             let status = unsafe { set_kernel_arg(raw, i as u32, size, value) };
-            status.map_err(|code| fail(format!("argument {i}: {}", opencl3::error_codes::error_text(code))))?;
+            status.map_err(|code| {
+                fail(format!(
+                    "argument {i}: {}",
+                    opencl3::error_codes::error_text(code)
+                ))
+            })?;
         }
-        let global: [usize; 3] = std::array::from_fn(|i| dims.groups[i] as usize * dims.threads[i] as usize);
+        let global: [usize; 3] =
+            std::array::from_fn(|i| dims.groups[i] as usize * dims.threads[i] as usize);
         let local: [usize; 3] = dims.threads.map(|t| t as usize);
         // SAFETY: the kernel's arguments are all set; sizes are non-zero.
         let event = unsafe {
-            enqueue_nd_range_kernel(self.queue.get(), raw, 3, ptr::null(), global.as_ptr(), local.as_ptr(), 0, ptr::null())
+            enqueue_nd_range_kernel(
+                self.queue.get(),
+                raw,
+                3,
+                ptr::null(),
+                global.as_ptr(),
+                local.as_ptr(),
+                0,
+                ptr::null(),
+            )
         }
         .map_err(|code| match code {
-            CL_INVALID_WORK_GROUP_SIZE => fail(format!("work-group size {:?} refused by the device", dims.threads)),
+            CL_INVALID_WORK_GROUP_SIZE => fail(format!(
+                "work-group size {:?} refused by the device",
+                dims.threads
+            )),
             code => self.enqueue_error(&format!("clEnqueueNDRangeKernel `{name}`"), code),
         })?;
         release(event);
@@ -352,7 +458,10 @@ impl Device for ClDevice {
     fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
         self.mine(start.device(), "event")?;
         self.mine(end.device(), "event")?;
-        let (Some(a), Some(b)) = (self.events.remove(&start.id()), self.events.remove(&end.id())) else {
+        let (Some(a), Some(b)) = (
+            self.events.remove(&start.id()),
+            self.events.remove(&end.id()),
+        ) else {
             return Err(Error::invalid(NAME, "unknown or already used event"));
         };
         b.wait().map_err(|e| cl_error("clWaitForEvents", e.0))?;

@@ -56,7 +56,9 @@ fn device_ids() -> Result<Vec<(String, cl_device_id)>> {
     if let Err(e) = cl3::load_library() {
         return Err(Error::unavailable(
             NAME,
-            format!("libOpenCL could not be loaded ({e:?}); install an OpenCL ICD loader and driver"),
+            format!(
+                "libOpenCL could not be loaded ({e:?}); install an OpenCL ICD loader and driver"
+            ),
         ));
     }
     let platforms = opencl3::platform::get_platforms().map_err(|e| {
@@ -71,7 +73,10 @@ fn device_ids() -> Result<Vec<(String, cl_device_id)>> {
         }
     }
     if ids.is_empty() {
-        return Err(Error::unavailable(NAME, "OpenCL platforms found, but no devices"));
+        return Err(Error::unavailable(
+            NAME,
+            "OpenCL platforms found, but no devices",
+        ));
     }
     Ok(ids)
 }
@@ -91,7 +96,10 @@ fn describe(index: usize, platform: &str, id: cl_device_id) -> Result<DeviceInfo
     let extensions = d.extensions().unwrap_or_default();
     let mut extras = BTreeMap::new();
     extras.insert("platform".into(), platform.to_string());
-    extras.insert("opencl_c_version".into(), d.opencl_c_version().unwrap_or_default());
+    extras.insert(
+        "opencl_c_version".into(),
+        d.opencl_c_version().unwrap_or_default(),
+    );
     extras.insert(
         "max_mem_alloc_size".into(),
         d.max_mem_alloc_size().unwrap_or(0).to_string(),
@@ -143,7 +151,10 @@ impl Backend for OpenClBackend {
     fn open(&self, index: usize) -> Result<Box<dyn halbench_hal::Device>> {
         let ids = device_ids()?;
         let (platform, id) = ids.get(index).ok_or_else(|| {
-            Error::invalid(NAME, format!("device index {index} out of range ({} devices)", ids.len()))
+            Error::invalid(
+                NAME,
+                format!("device index {index} out of range ({} devices)", ids.len()),
+            )
         })?;
         let info = describe(index, platform, *id)?;
         Ok(Box::new(ClDevice::open(*id, info)?))

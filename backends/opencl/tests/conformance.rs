@@ -6,5 +6,8 @@ use std::sync::Arc;
 use halbench_kernels::conformance::{main as conformance, Expectations};
 
 fn main() -> ExitCode {
-    conformance(Arc::new(halbench_opencl::OpenClBackend::new()), Expectations::default())
+    conformance(
+        Arc::new(halbench_opencl::OpenClBackend::new()),
+        Expectations::default(),
+    )
 }

@@ -72,14 +72,21 @@ impl Workload for Gemm {
         }
     }
 
-    fn plan(&self, variant: &str, dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
+    fn plan(&self, variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
         let (m, n, k) = mnk(shape);
         let size = dtype.size() as u64;
+        let cpu_device = info.device_type == "cpu";
         let dims = match variant {
             // One thread per output element.
             "naive" => Dims {
                 groups: [groups(n, 16), groups(m, 16), 1],
                 threads: [16, 16, 1],
+            },
+            // On a CPU device, one work-item per group computing an 8×16 register tile
+            // (GEMM_REGISTER_TILE): a GPU-shaped group would leave the vector units idle.
+            "tiled" if cpu_device => Dims {
+                groups: [groups(n, 16), groups(m, 8), 1],
+                threads: [1, 1, 1],
             },
             // One 64×64 output tile per group of 256 threads.
             "tiled" => Dims {
@@ -103,7 +110,11 @@ impl Workload for Gemm {
             steps: vec![Step::Launch {
                 kernel,
                 dtype,
-                defines: vec![],
+                defines: if variant == "tiled" && cpu_device {
+                    vec![("GEMM_REGISTER_TILE".into(), "1".into())]
+                } else {
+                    vec![]
+                },
                 dims,
                 args: vec![
                     PlanArg::Buffer(0),
