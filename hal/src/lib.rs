@@ -37,6 +37,7 @@
 
 mod device;
 mod error;
+pub mod host;
 mod info;
 mod types;
 

@@ -27,11 +27,12 @@ __kernel void attn_prefill_scores(__global const T* restrict Q, __global const T
     S[(bh * L + i) * L + j] = s;
 }
 
-// One work-group per row, in place: max, then exp and sum, then normalise.
+// One work-group per row (looping when rows outnumber groups), in place: max, then exp
+// and sum, then normalise.
 __kernel void softmax_rows(__global float* X, uint rows, uint cols) {
     __local float scratch[MAX_GROUP];
-    size_t row = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
-    if (row >= rows) return;
+    size_t lid = get_local_id(0), lsz = get_local_size(0);
+    for (size_t row = get_group_id(0); row < rows; row += get_num_groups(0)) {
     __global float* x = X + row * cols;
     float m = -INFINITY;
     for (size_t j = lid; j < cols; j += lsz) m = fmax(m, x[j]);
@@ -45,6 +46,7 @@ __kernel void softmax_rows(__global float* X, uint rows, uint cols) {
     sum = group_sum(sum, scratch);
     float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
     for (size_t j = lid; j < cols; j += lsz) x[j] *= inv;
+    }
 }
 
 // O[bh, i, e] = Σ_j P[bh, i, j] · V[kv, j, e]

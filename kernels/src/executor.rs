@@ -90,7 +90,7 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
         } else {
             0
         };
-    if let Some(available) = host_available_bytes().filter(|&a| host_need > a) {
+    if let Some(available) = halbench_hal::host::meminfo_bytes("MemAvailable").filter(|&a| host_need > a) {
         return Err(Error::out_of_memory(
             &info.backend,
             format!(
@@ -131,17 +131,6 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
     }
     prepared.compile_time = start.elapsed();
     Ok(prepared)
-}
-
-/// MemAvailable from /proc/meminfo; `None` where there is no such file.
-fn host_available_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable"))?;
-    line.split_whitespace()
-        .nth(1)?
-        .parse::<u64>()
-        .ok()
-        .map(|kib| kib * 1024)
 }
 
 impl Prepared<'_> {

@@ -147,7 +147,7 @@ impl Device for CpuDevice {
         }
         // The OS overcommits, so an allocation beyond memory would "succeed" and kill the
         // process later: refuse what is not available now.
-        let available = sysinfo::meminfo_bytes("MemAvailable").unwrap_or(u64::MAX);
+        let available = halbench_hal::host::meminfo_bytes("MemAvailable").unwrap_or(u64::MAX);
         let too_big = || {
             Error::out_of_memory(
                 NAME,

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 
+use halbench_hal::host::{last_level_cache_bytes, meminfo_bytes};
 use halbench_hal::{DeviceInfo, Dialect, Features};
 
 pub(crate) fn describe(threads: usize) -> DeviceInfo {
@@ -71,46 +72,9 @@ pub(crate) fn describe(threads: usize) -> DeviceInfo {
     }
 }
 
-/// A /proc/meminfo field in bytes.
-pub(crate) fn meminfo_bytes(key: &str) -> Option<u64> {
-    let text = fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with(key))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// The largest cache of cpu0, from sysfs (`index*/size` such as `32768K`).
-fn last_level_cache_bytes() -> Option<u64> {
-    let dir = fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
-    dir.filter_map(|e| e.ok())
-        .filter_map(|e| fs::read_to_string(e.path().join("size")).ok())
-        .filter_map(|s| parse_size(s.trim()))
-        .max()
-}
-
-fn parse_size(s: &str) -> Option<u64> {
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "" => n,
-        "K" => n << 10,
-        "M" => n << 20,
-        "G" => n << 30,
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sysfs_sizes_parse() {
-        assert_eq!(parse_size("32768K"), Some(32 << 20));
-        assert_eq!(parse_size("2M"), Some(2 << 20));
-        assert_eq!(parse_size("512"), Some(512));
-        assert_eq!(parse_size("x"), None);
-    }
 
     #[test]
     fn describes_this_machine() {

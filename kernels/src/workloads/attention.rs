@@ -10,6 +10,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 use crate::check::{unit_roundoff, Checker, Validation};
 use crate::data::{self, get, seed};
 use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg, Step};
+use crate::workloads::MAX_GROUPS;
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 pub(crate) struct Prefill;
@@ -266,7 +267,7 @@ impl Workload for Prefill {
                 launch(
                     "softmax_rows",
                     DType::F32,
-                    Dims::linear((bh * x.keys) as u32, 256),
+                    Dims::linear(((bh * x.keys) as u32).min(MAX_GROUPS), 256),
                     vec![buf(4), u32_arg(bh * x.keys), u32_arg(x.keys)],
                 ),
                 launch(
@@ -373,7 +374,7 @@ impl Workload for Decode {
                 launch(
                     "softmax_rows",
                     DType::F32,
-                    Dims::linear(bh as u32, 256),
+                    Dims::linear((bh as u32).min(MAX_GROUPS), 256),
                     vec![buf(4), u32_arg(bh), u32_arg(x.keys)],
                 ),
                 launch(

@@ -75,7 +75,7 @@ impl Workload for Gemm {
     fn plan(&self, variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
         let (m, n, k) = mnk(shape);
         let size = dtype.size() as u64;
-        let cpu_device = info.device_type == "cpu";
+        let cpu_device = crate::workloads::cpu_shaped(info);
         let dims = match variant {
             // One thread per output element.
             "naive" => Dims {

@@ -39,3 +39,14 @@ pub(crate) fn stream_elements(info: &halbench_hal::DeviceInfo, factor: u64, arra
     };
     n.min(cap).min(u64::from(u32::MAX))
 }
+
+/// True for devices that want one work-item per group sweeping contiguous memory with
+/// explicit vectors (PoCL, the CPU backend): CPU devices that do not run work-items as
+/// SIMD lanes. Lavapipe, a CPU device with 8-wide subgroups, wants GPU-shaped groups.
+pub(crate) fn cpu_shaped(info: &halbench_hal::DeviceInfo) -> bool {
+    info.device_type == "cpu" && info.subgroup_size <= 1
+}
+
+/// Work-group counts every API accepts in any dimension (Vulkan's guaranteed minimum).
+/// Grid-stride kernels are launched with at most this many groups.
+pub(crate) const MAX_GROUPS: u32 = 65_535;

@@ -6,7 +6,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 use crate::check::{reduction_tolerance, sum_tolerance, Checker, Validation};
 use crate::data::{self, get, seed};
 use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg, Step};
-use crate::workloads::stream_elements;
+use crate::workloads::{cpu_shaped, stream_elements, MAX_GROUPS};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 pub(crate) const SCALAR: f32 = 0.4;
@@ -56,11 +56,7 @@ fn elements(shape: &Shape) -> u64 {
 /// sweeps its share contiguously (a GPU-shaped group of 256 would stride through memory
 /// and reach a small fraction of the bandwidth).
 fn dot_dims(info: &DeviceInfo, n: u64) -> Dims {
-    let threads = if info.device_type == "cpu" {
-        1
-    } else {
-        THREADS
-    };
+    let threads = if cpu_shaped(info) { 1 } else { THREADS };
     let g = (info.compute_units.max(1) * 4)
         .min(1024)
         .min(groups(n, u64::from(threads)));
@@ -128,7 +124,7 @@ impl Workload for Stream {
         let n32 = PlanArg::U32(n as u32);
         let s = PlanArg::F32(SCALAR);
         let threads = element_threads(info);
-        let grid = Dims::linear(groups(n, u64::from(threads)), threads);
+        let grid = Dims::linear(groups(n, u64::from(threads)).min(MAX_GROUPS), threads);
         let (kernel, args, dims, output) = match self.0 {
             Op::Copy => ("stream_copy", vec![a, c, n32], grid, 2),
             Op::Scale => ("stream_scale", vec![c, b, n32, s], grid, 1),

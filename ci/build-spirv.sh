@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Compiles every kernels/glsl/*.comp to SPIR-V in kernels/spv/ (or the folder given), one
+# file per dtype: NAME.f32.spv, and NAME.f16.spv / NAME.bf16.spv for kernels that take T.
+# The output is checked in, so building halbench never needs glslc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-kernels/spv}
+mkdir -p "$out"
+rm -f "$out"/*.spv
+for src in kernels/glsl/*.comp; do
+  name=$(basename "$src" .comp)
+  dtypes="f32"
+  # Kernels written over the storage type T exist for every dtype.
+  grep -q '\bT\b' "$src" && dtypes="f32 f16 bf16"
+  for dt in $dtypes; do
+    flag=DTYPE_$(echo "$dt" | tr a-z A-Z)
+    glslc -fshader-stage=compute --target-env=vulkan1.2 -O -D"$flag" -Ikernels/glsl \
+      "$src" -o "$out/$name.$dt.spv"
+  done
+done
