@@ -7,6 +7,11 @@ command -v python3 >/dev/null || need+=(python3)
 # OpenCL: the ICD loader and PoCL, a real OpenCL driver that runs on the CPU.
 [ -e /usr/lib/x86_64-linux-gnu/libOpenCL.so.1 ] || need+=(ocl-icd-libopencl1)
 [ -e /etc/OpenCL/vendors/pocl.icd ] || need+=(pocl-opencl-icd)
+# Vulkan: the loader and Mesa's lavapipe (a real Vulkan driver on the CPU); glslc to
+# check that the checked-in SPIR-V is fresh.
+[ -e /usr/lib/x86_64-linux-gnu/libvulkan.so.1 ] || need+=(libvulkan1)
+ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+command -v glslc >/dev/null || need+=(glslc)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -9,5 +9,6 @@ pub fn backends() -> Vec<Arc<dyn Backend>> {
     vec![
         Arc::new(halbench_cpu::CpuBackend::new()),
         Arc::new(halbench_opencl::OpenClBackend::new()),
+        Arc::new(halbench_vulkan::VulkanBackend::new()),
     ]
 }

@@ -1,15 +1,24 @@
 #version 450
 #include "common.glsl"
-// BabelStream's stream_copy, f32, four elements per invocation step (vec4 loads and stores), with
-// the last n % 4 elements through scalar views of the same bindings. Grid-stride.
+// BabelStream's copy, f32, in vec4s with the last n % 4 elements through scalar views of
+// the same bindings. Each work-group takes a contiguous share; its invocations stride
+// through it two vec4s at a time. Coalesced on a GPU; on lavapipe (a group runs on one
+// CPU thread, invocations are SIMD lanes) a contiguous sweep with two loads in flight.
 layout(set = 0, binding = 0) readonly buffer A4 { vec4 a4[]; };
 layout(set = 0, binding = 0) readonly buffer A1 { float a1[]; };
 layout(set = 0, binding = 1) writeonly buffer C4 { vec4 c4[]; };
 layout(set = 0, binding = 1) writeonly buffer C1 { float c1[]; };
 layout(push_constant) uniform Params { uint n; } p;
 void main() {
-    uint n4 = p.n / 4;
-    for (uint i = gl_GlobalInvocationID.x; i < n4; i += global_stride()) { c4[i] = a4[i]; }
-    uint i = n4 * 4 + gl_GlobalInvocationID.x;
-    if (i < p.n) { c1[i] = a1[i]; }
+    uint n4 = p.n / 4, groups = gl_NumWorkGroups.x, lsz = gl_WorkGroupSize.x;
+    uint share = (n4 + groups - 1) / groups;
+    uint lo = min(n4, gl_WorkGroupID.x * share), hi = min(n4, lo + share);
+    uint i = lo + gl_LocalInvocationID.x;
+    for (; i + lsz < hi; i += 2 * lsz) {
+        c4[i] = a4[i];
+        c4[i + lsz] = a4[i + lsz];
+    }
+    if (i < hi) { c4[i] = a4[i]; }
+    uint t = n4 * 4 + gl_GlobalInvocationID.x;
+    if (t < p.n) { c1[t] = a1[t]; }
 }

@@ -90,7 +90,9 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
         } else {
             0
         };
-    if let Some(available) = halbench_hal::host::meminfo_bytes("MemAvailable").filter(|&a| host_need > a) {
+    if let Some(available) =
+        halbench_hal::host::meminfo_bytes("MemAvailable").filter(|&a| host_need > a)
+    {
         return Err(Error::out_of_memory(
             &info.backend,
             format!(

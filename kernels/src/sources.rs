@@ -1,12 +1,60 @@
 //! Kernel sources per dialect. `Builtin` kernels are the backend's own and need only a
 //! name; OpenCL C sources live in `kernels/opencl/` (each file is prefixed with
-//! `common.cl`, which maps the dtype define to load/store macros).
+//! `common.cl`, which maps the dtype define to load/store macros); SPIR-V lives in
+//! `kernels/spv/`, one module per kernel and dtype, compiled from `kernels/glsl/`.
 
 use std::borrow::Cow;
 
 use halbench_hal::{DType, Dialect, KernelSource};
 
 const OPENCL_COMMON: &str = include_str!("../opencl/common.cl");
+
+/// The checked-in SPIR-V of a kernel for a dtype (`spv/NAME.DTYPE.spv`, built from
+/// `glsl/NAME.comp` by `ci/build-spirv.sh`).
+fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
+    macro_rules! f32_only {
+        ($($k:literal),*) => {
+            match (name, dtype) {
+                $(($k, DType::F32) => return Some(include_bytes!(concat!("../spv/", $k, ".f32.spv"))),)*
+                _ => {}
+            }
+        };
+    }
+    macro_rules! every_dtype {
+        ($($k:literal),*) => {
+            match (name, dtype) {
+                $(
+                    ($k, DType::F32) => return Some(include_bytes!(concat!("../spv/", $k, ".f32.spv"))),
+                    ($k, DType::F16) => return Some(include_bytes!(concat!("../spv/", $k, ".f16.spv"))),
+                    ($k, DType::BF16) => return Some(include_bytes!(concat!("../spv/", $k, ".bf16.spv"))),
+                )*
+                _ => {}
+            }
+        };
+    }
+    f32_only!(
+        "stream_copy",
+        "stream_scale",
+        "stream_add",
+        "stream_triad",
+        "stream_dot",
+        "softmax_rows",
+        "test_index",
+        "test_scalars"
+    );
+    every_dtype!(
+        "gemm_naive",
+        "gemm_tiled",
+        "attn_prefill_scores",
+        "attn_prefill_pv",
+        "attn_prefill_fused",
+        "attn_decode_scores",
+        "attn_decode_pv",
+        "attn_decode_split",
+        "attn_decode_combine"
+    );
+    None
+}
 
 /// The OpenCL file that holds a kernel.
 fn opencl_file(name: &str) -> Option<&'static str> {
@@ -58,6 +106,8 @@ pub fn source(
                 c_dtype_defines(dtype, "half", "ushort"),
             )
         }
+        // One module per dtype; the dtype is not a define.
+        Dialect::SpirV => (Cow::Borrowed(spirv(name, dtype)?), Vec::new()),
         _ => return None,
     };
     all.extend(defines.iter().cloned());
@@ -65,7 +115,11 @@ pub fn source(
         name: name.into(),
         dialect,
         code,
-        entry: name.into(),
+        entry: if dialect == Dialect::SpirV {
+            "main".into()
+        } else {
+            name.into()
+        },
         defines: all,
     })
 }
@@ -84,6 +138,17 @@ pub fn broken(dialect: Dialect) -> Option<KernelSource> {
                 b"__kernel void broken(__global float* x) { x[0] = undeclared_name; }",
             ),
             entry: "broken".into(),
+            defines: vec![],
+        }),
+        // A valid header, then an instruction whose word count runs past the end.
+        Dialect::SpirV => Some(KernelSource {
+            name: "broken".into(),
+            dialect,
+            code: Cow::Borrowed(&[
+                0x03, 0x02, 0x23, 0x07, 0, 0, 1, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0x11, 0,
+                0x09, 0,
+            ]),
+            entry: "main".into(),
             defines: vec![],
         }),
         _ => None,

@@ -1,0 +1,560 @@
+//! One opened Vulkan device: its queue, its recording command buffer, and the slabs of
+//! native objects behind the HAL's handles.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ash::vk;
+use halbench_hal::{
+    Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event, Kernel,
+    KernelSource, Result,
+};
+
+use crate::spirv::{self, CAPABILITY_FLOAT16, CAPABILITY_INT16, CAPABILITY_STORAGE_16BIT};
+use crate::{vk_error, Caps, Instance, NAME};
+
+const QUERIES: u32 = 4096;
+const SETS: u32 = 1024;
+const PUSH_BYTES: u32 = 128;
+const STAGING_BYTES: u64 = 64 << 20;
+
+struct VkBuffer {
+    buffer: vk::Buffer,
+    memory: vk::DeviceMemory,
+    bytes: u64,
+    /// Host address of the whole allocation where memory is host-visible.
+    mapped: Option<*mut u8>,
+}
+
+struct VkKernel {
+    name: String,
+    shader: vk::ShaderModule,
+    set_layout: vk::DescriptorSetLayout,
+    layout: vk::PipelineLayout,
+    bindings: u32,
+    /// Specialisation constants from defines: (constant id, value).
+    spec: Vec<(u32, u32)>,
+    pipelines: HashMap<[u32; 3], vk::Pipeline>,
+}
+
+/// A compiled kernel's identity: SPIR-V, defines, entry point.
+type KernelKey = (Vec<u8>, Vec<(String, String)>, String);
+
+/// An opened Vulkan device.
+pub struct VkDevice {
+    id: DeviceId,
+    info: DeviceInfo,
+    caps: Caps,
+    memory: vk::PhysicalDeviceMemoryProperties,
+    device: ash::Device,
+    queue: vk::Queue,
+    command_pool: vk::CommandPool,
+    cmd: vk::CommandBuffer,
+    fence: vk::Fence,
+    recording: bool,
+    descriptor_pool: vk::DescriptorPool,
+    query_pool: vk::QueryPool,
+    next_query: u32,
+    pipeline_cache: vk::PipelineCache,
+    buffers: HashMap<u64, VkBuffer>,
+    staging: Option<VkBuffer>,
+    kernels: HashMap<u64, VkKernel>,
+    kernel_cache: HashMap<KernelKey, u64>,
+    sets: HashMap<(u64, Vec<u64>), vk::DescriptorSet>,
+    events: HashMap<u64, u32>,
+    next_id: u64,
+    stats: DeviceStats,
+    // Dropped last, after the device (see Drop).
+    instance: Instance,
+}
+
+// SAFETY: the raw mapped pointers are only used through &mut self; Vulkan handles may be
+// used from any thread as long as access is externally synchronised, which &mut gives.
+unsafe impl Send for VkDevice {}
+
+impl std::fmt::Debug for VkDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VkDevice({})", self.info.key())
+    }
+}
+
+impl VkDevice {
+    pub(crate) fn open(
+        instance: Instance,
+        pd: vk::PhysicalDevice,
+        family: u32,
+        info: DeviceInfo,
+        caps: Caps,
+    ) -> Result<Self> {
+        let i = &instance.instance;
+        let priorities = [1.0];
+        let queues = [vk::DeviceQueueCreateInfo::default()
+            .queue_family_index(family)
+            .queue_priorities(&priorities)];
+        let mut f11 = vk::PhysicalDeviceVulkan11Features::default()
+            .storage_buffer16_bit_access(caps.storage16);
+        let mut f12 = vk::PhysicalDeviceVulkan12Features::default()
+            .shader_float16(caps.float16)
+            .host_query_reset(caps.host_query_reset);
+        let base = vk::PhysicalDeviceFeatures::default().shader_int16(caps.int16);
+        let create = vk::DeviceCreateInfo::default()
+            .queue_create_infos(&queues)
+            .enabled_features(&base)
+            .push_next(&mut f11)
+            .push_next(&mut f12);
+        // SAFETY: pd and family come from this instance; only supported features are enabled.
+        let device = unsafe { i.create_device(pd, &create, None) }
+            .map_err(|r| vk_error("vkCreateDevice", r))?;
+        // SAFETY: the device is alive; every object created here is destroyed in Drop.
+        unsafe {
+            let memory = i.get_physical_device_memory_properties(pd);
+            let queue = device.get_device_queue(family, 0);
+            let command_pool = device
+                .create_command_pool(
+                    &vk::CommandPoolCreateInfo::default()
+                        .queue_family_index(family)
+                        .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER),
+                    None,
+                )
+                .map_err(|r| vk_error("vkCreateCommandPool", r))?;
+            let cmd = device
+                .allocate_command_buffers(
+                    &vk::CommandBufferAllocateInfo::default()
+                        .command_pool(command_pool)
+                        .command_buffer_count(1),
+                )
+                .map_err(|r| vk_error("vkAllocateCommandBuffers", r))?[0];
+            let fence = device
+                .create_fence(&vk::FenceCreateInfo::default(), None)
+                .map_err(|r| vk_error("vkCreateFence", r))?;
+            let sizes = [vk::DescriptorPoolSize {
+                ty: vk::DescriptorType::STORAGE_BUFFER,
+                descriptor_count: SETS * 8,
+            }];
+            let descriptor_pool = device
+                .create_descriptor_pool(
+                    &vk::DescriptorPoolCreateInfo::default()
+                        .flags(vk::DescriptorPoolCreateFlags::FREE_DESCRIPTOR_SET)
+                        .max_sets(SETS)
+                        .pool_sizes(&sizes),
+                    None,
+                )
+                .map_err(|r| vk_error("vkCreateDescriptorPool", r))?;
+            let query_pool = device
+                .create_query_pool(
+                    &vk::QueryPoolCreateInfo::default()
+                        .query_type(vk::QueryType::TIMESTAMP)
+                        .query_count(QUERIES),
+                    None,
+                )
+                .map_err(|r| vk_error("vkCreateQueryPool", r))?;
+            if caps.host_query_reset {
+                device.reset_query_pool(query_pool, 0, QUERIES);
+            }
+            let pipeline_cache = device
+                .create_pipeline_cache(&vk::PipelineCacheCreateInfo::default(), None)
+                .map_err(|r| vk_error("vkCreatePipelineCache", r))?;
+            Ok(VkDevice {
+                id: DeviceId::fresh(),
+                info,
+                caps,
+                memory,
+                device,
+                queue,
+                command_pool,
+                cmd,
+                fence,
+                recording: false,
+                descriptor_pool,
+                query_pool,
+                next_query: 0,
+                pipeline_cache,
+                buffers: HashMap::new(),
+                staging: None,
+                kernels: HashMap::new(),
+                kernel_cache: HashMap::new(),
+                sets: HashMap::new(),
+                events: HashMap::new(),
+                next_id: 1,
+                stats: DeviceStats::default(),
+                instance,
+            })
+        }
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn mine(&self, device: DeviceId, what: &str) -> Result<()> {
+        if device == self.id {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                NAME,
+                format!("{what} belongs to another device"),
+            ))
+        }
+    }
+
+    fn buffer(&self, handle: &Buffer) -> Result<&VkBuffer> {
+        self.mine(handle.device(), "buffer")?;
+        self.buffers
+            .get(&handle.id())
+            .ok_or_else(|| Error::invalid(NAME, format!("unknown or freed buffer {}", handle.id())))
+    }
+
+    fn check_range(&self, handle: &Buffer, offset: u64, len: u64, what: &str) -> Result<()> {
+        let b = self.buffer(handle)?;
+        match offset.checked_add(len) {
+            Some(end) if end <= b.bytes => Ok(()),
+            _ => Err(Error::invalid(
+                NAME,
+                format!(
+                    "{what} of {len} bytes at offset {offset} is outside a buffer of {} bytes",
+                    b.bytes
+                ),
+            )),
+        }
+    }
+
+    /// Starts recording if needed, and puts a full barrier before the next command so
+    /// the queue behaves in order.
+    fn next_command(&mut self) -> Result<()> {
+        // SAFETY: the command buffer belongs to this device and is not pending (flush waits).
+        unsafe {
+            if !self.recording {
+                self.device
+                    .begin_command_buffer(
+                        self.cmd,
+                        &vk::CommandBufferBeginInfo::default()
+                            .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
+                    )
+                    .map_err(|r| vk_error("vkBeginCommandBuffer", r))?;
+                self.recording = true;
+            }
+            let barrier = vk::MemoryBarrier::default()
+                .src_access_mask(vk::AccessFlags::MEMORY_WRITE)
+                .dst_access_mask(vk::AccessFlags::MEMORY_READ | vk::AccessFlags::MEMORY_WRITE);
+            self.device.cmd_pipeline_barrier(
+                self.cmd,
+                vk::PipelineStageFlags::ALL_COMMANDS,
+                vk::PipelineStageFlags::ALL_COMMANDS,
+                vk::DependencyFlags::empty(),
+                &[barrier],
+                &[],
+                &[],
+            );
+        }
+        Ok(())
+    }
+
+    /// Submits what was recorded and waits for it.
+    fn flush(&mut self) -> Result<()> {
+        if !self.recording {
+            return Ok(());
+        }
+        self.recording = false;
+        let cmds = [self.cmd];
+        // SAFETY: the command buffer is in the recording state; the fence is unsignalled.
+        unsafe {
+            self.device
+                .end_command_buffer(self.cmd)
+                .map_err(|r| vk_error("vkEndCommandBuffer", r))?;
+            self.device
+                .queue_submit(
+                    self.queue,
+                    &[vk::SubmitInfo::default().command_buffers(&cmds)],
+                    self.fence,
+                )
+                .map_err(|r| vk_error("vkQueueSubmit", r))?;
+            let waited = self.device.wait_for_fences(&[self.fence], true, u64::MAX);
+            self.device
+                .reset_fences(&[self.fence])
+                .map_err(|r| vk_error("vkResetFences", r))?;
+            self.device
+                .reset_command_buffer(self.cmd, vk::CommandBufferResetFlags::empty())
+                .map_err(|r| vk_error("vkResetCommandBuffer", r))?;
+            waited.map_err(|r| vk_error("vkWaitForFences", r))
+        }
+    }
+
+    fn memory_type(&self, bits: u32, want: vk::MemoryPropertyFlags) -> Option<u32> {
+        (0..self.memory.memory_type_count).find(|&i| {
+            bits & (1 << i) != 0
+                && self.memory.memory_types[i as usize]
+                    .property_flags
+                    .contains(want)
+        })
+    }
+
+    fn create_buffer(&self, bytes: u64, host: bool) -> Result<VkBuffer> {
+        // Padded to 16 bytes so vec4 access to a last partial element stays inside it.
+        let size = bytes.next_multiple_of(16);
+        let usage = vk::BufferUsageFlags::STORAGE_BUFFER
+            | vk::BufferUsageFlags::TRANSFER_SRC
+            | vk::BufferUsageFlags::TRANSFER_DST;
+        // SAFETY: valid create infos; on any failure the objects made so far are destroyed.
+        unsafe {
+            let buffer = self
+                .device
+                .create_buffer(
+                    &vk::BufferCreateInfo::default().size(size).usage(usage),
+                    None,
+                )
+                .map_err(|r| vk_error("vkCreateBuffer", r))?;
+            let req = self.device.get_buffer_memory_requirements(buffer);
+            let visible =
+                vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT;
+            let kind = if host {
+                self.memory_type(
+                    req.memory_type_bits,
+                    visible | vk::MemoryPropertyFlags::DEVICE_LOCAL,
+                )
+                .or_else(|| self.memory_type(req.memory_type_bits, visible))
+            } else {
+                self.memory_type(req.memory_type_bits, vk::MemoryPropertyFlags::DEVICE_LOCAL)
+            };
+            let Some(kind) = kind else {
+                self.device.destroy_buffer(buffer, None);
+                return Err(Error::unsupported(
+                    NAME,
+                    "no suitable memory type for a storage buffer",
+                ));
+            };
+            let memory = match self.device.allocate_memory(
+                &vk::MemoryAllocateInfo::default()
+                    .allocation_size(req.size)
+                    .memory_type_index(kind),
+                None,
+            ) {
+                Ok(m) => m,
+                Err(r) => {
+                    self.device.destroy_buffer(buffer, None);
+                    return Err(vk_error(&format!("vkAllocateMemory of {bytes} bytes"), r));
+                }
+            };
+            let mapped = if host {
+                self.device
+                    .bind_buffer_memory(buffer, memory, 0)
+                    .and_then(|_| {
+                        self.device.map_memory(
+                            memory,
+                            0,
+                            vk::WHOLE_SIZE,
+                            vk::MemoryMapFlags::empty(),
+                        )
+                    })
+                    .map(|p| Some(p.cast::<u8>()))
+            } else {
+                self.device
+                    .bind_buffer_memory(buffer, memory, 0)
+                    .map(|_| None)
+            };
+            match mapped {
+                Ok(mapped) => Ok(VkBuffer {
+                    buffer,
+                    memory,
+                    bytes,
+                    mapped,
+                }),
+                Err(r) => {
+                    self.device.destroy_buffer(buffer, None);
+                    self.device.free_memory(memory, None);
+                    Err(vk_error("binding or mapping buffer memory", r))
+                }
+            }
+        }
+    }
+
+    fn destroy_buffer(&self, b: VkBuffer) {
+        // SAFETY: callers flush first, so no pending work uses the buffer.
+        unsafe {
+            self.device.destroy_buffer(b.buffer, None);
+            self.device.free_memory(b.memory, None);
+        }
+    }
+
+    /// Copies through the staging buffer in chunks: `to_device` writes `data` at
+    /// `offset`, else reads into it.
+    fn staged(
+        &mut self,
+        target: vk::Buffer,
+        offset: u64,
+        data: &mut [u8],
+        to_device: bool,
+    ) -> Result<()> {
+        if self.staging.is_none() {
+            self.staging = Some(self.create_buffer(STAGING_BYTES, true)?);
+        }
+        for (i, chunk) in data.chunks_mut(STAGING_BYTES as usize).enumerate() {
+            let (stage, ptr) = match &self.staging {
+                Some(VkBuffer {
+                    buffer,
+                    mapped: Some(p),
+                    ..
+                }) => (*buffer, *p),
+                _ => {
+                    return Err(Error::unsupported(
+                        NAME,
+                        "no host-visible memory for staging",
+                    ))
+                }
+            };
+            let at = offset + (i as u64) * STAGING_BYTES;
+            let n = chunk.len() as u64;
+            if to_device {
+                // SAFETY: the staging allocation is mapped and holds STAGING_BYTES ≥ n.
+                unsafe { std::ptr::copy_nonoverlapping(chunk.as_ptr(), ptr, chunk.len()) };
+            }
+            self.next_command()?;
+            let (src, dst, region) = if to_device {
+                (
+                    stage,
+                    target,
+                    vk::BufferCopy {
+                        src_offset: 0,
+                        dst_offset: at,
+                        size: n,
+                    },
+                )
+            } else {
+                (
+                    target,
+                    stage,
+                    vk::BufferCopy {
+                        src_offset: at,
+                        dst_offset: 0,
+                        size: n,
+                    },
+                )
+            };
+            // SAFETY: both buffers are alive and the region lies inside both.
+            unsafe { self.device.cmd_copy_buffer(self.cmd, src, dst, &[region]) };
+            self.flush()?;
+            if !to_device {
+                // SAFETY: as above; the copy has completed (flush waited).
+                unsafe { std::ptr::copy_nonoverlapping(ptr, chunk.as_mut_ptr(), chunk.len()) };
+            }
+        }
+        Ok(())
+    }
+
+    fn pipeline(
+        &mut self,
+        kernel: u64,
+        threads: [u32; 3],
+    ) -> Result<(vk::Pipeline, vk::PipelineLayout)> {
+        let k = self
+            .kernels
+            .get(&kernel)
+            .ok_or_else(|| Error::invalid(NAME, "unknown kernel"))?;
+        if let Some(&p) = k.pipelines.get(&threads) {
+            return Ok((p, k.layout));
+        }
+        let mut values: Vec<(u32, u32)> = vec![(0, threads[0]), (1, threads[1]), (2, threads[2])];
+        values.extend(k.spec.iter().copied());
+        let entries: Vec<vk::SpecializationMapEntry> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| vk::SpecializationMapEntry {
+                constant_id: *id,
+                offset: (i * 4) as u32,
+                size: 4,
+            })
+            .collect();
+        let data: Vec<u8> = values.iter().flat_map(|(_, v)| v.to_le_bytes()).collect();
+        let spec = vk::SpecializationInfo::default()
+            .map_entries(&entries)
+            .data(&data);
+        let stage = vk::PipelineShaderStageCreateInfo::default()
+            .stage(vk::ShaderStageFlags::COMPUTE)
+            .module(k.shader)
+            .name(c"main")
+            .specialization_info(&spec);
+        let info = vk::ComputePipelineCreateInfo::default()
+            .stage(stage)
+            .layout(k.layout);
+        // SAFETY: module and layout are alive; the specialisation data outlives the call.
+        let pipeline = unsafe {
+            self.device
+                .create_compute_pipelines(self.pipeline_cache, &[info], None)
+        }
+        .map_err(|(_, r)| Error::Compile {
+            backend: NAME.into(),
+            kernel: k.name.clone(),
+            dialect: Dialect::SpirV,
+            log: format!("vkCreateComputePipelines for work-group {threads:?}: {r}"),
+        })?[0];
+        let layout = k.layout;
+        if let Some(k) = self.kernels.get_mut(&kernel) {
+            k.pipelines.insert(threads, pipeline);
+        }
+        Ok((pipeline, layout))
+    }
+
+    fn descriptor_set(
+        &mut self,
+        kernel: u64,
+        buffers: &[vk::Buffer],
+        ids: Vec<u64>,
+    ) -> Result<vk::DescriptorSet> {
+        let key = (kernel, ids);
+        if let Some(&set) = self.sets.get(&key) {
+            return Ok(set);
+        }
+        let layout = self.kernels[&kernel].set_layout;
+        let layouts = [layout];
+        let info = vk::DescriptorSetAllocateInfo::default()
+            .descriptor_pool(self.descriptor_pool)
+            .set_layouts(&layouts);
+        // SAFETY: pool and layout are alive.
+        let set = match unsafe { self.device.allocate_descriptor_sets(&info) } {
+            Ok(s) => s[0],
+            Err(_) => {
+                // Pool full: drain the queue, forget every cached set, try again.
+                self.flush()?;
+                // SAFETY: nothing pending uses the sets after the flush.
+                unsafe {
+                    self.device.reset_descriptor_pool(
+                        self.descriptor_pool,
+                        vk::DescriptorPoolResetFlags::empty(),
+                    )
+                }
+                .map_err(|r| vk_error("vkResetDescriptorPool", r))?;
+                self.sets.clear();
+                // SAFETY: as above.
+                unsafe { self.device.allocate_descriptor_sets(&info) }
+                    .map_err(|r| vk_error("vkAllocateDescriptorSets", r))?[0]
+            }
+        };
+        let infos: Vec<[vk::DescriptorBufferInfo; 1]> = buffers
+            .iter()
+            .map(|&b| {
+                [vk::DescriptorBufferInfo {
+                    buffer: b,
+                    offset: 0,
+                    range: vk::WHOLE_SIZE,
+                }]
+            })
+            .collect();
+        let writes: Vec<vk::WriteDescriptorSet> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, info)| {
+                vk::WriteDescriptorSet::default()
+                    .dst_set(set)
+                    .dst_binding(i as u32)
+                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                    .buffer_info(info)
+            })
+            .collect();
+        // SAFETY: the set and buffers are alive; the set is not in use yet.
+        unsafe { self.device.update_descriptor_sets(&writes, &[]) };
+        self.sets.insert(key, set);
+        Ok(set)
+    }
+}
+
+mod hal;
