@@ -1,6 +1,6 @@
-//! Runs one case: prepare (untimed), validate once, warm up, choose the iteration count
-//! from a time budget (probe one run, then fill the budget, as clpeak does: robust from
-//! microsecond kernels to seconds-long ones), then take samples.
+//! Runs one case: prepare (untimed), validate once (which also warms up), choose the
+//! iteration count from a time budget (probe one run, then fill the budget, as clpeak
+//! does: robust from microsecond kernels to seconds-long ones), then take samples.
 //!
 //! Timing uses the device's timers when it has them (events around the runs), else a
 //! host clock around the runs and a `sync`; every result says which.
@@ -131,18 +131,19 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget, compile_s: f64) -> Result<T
     } else {
         TimingMethod::System
     };
-    // Warm up (caches, clocks, lazy driver work), then probe one run.
-    measure(prepared, method, 1)?;
+    // The validation run has already warmed caches, clocks and lazy driver work. Probe
+    // one run; a case slower than the budget allows keeps that run as its first sample.
     let probe = measure(prepared, method, 1)?.max(1e-9);
     let per_sample = budget.time.as_secs_f64() / f64::from(budget.samples);
-    let iterations = (per_sample / probe).clamp(1.0, 100_000.0) as u32;
-    let samples = if probe * f64::from(budget.samples) > budget.time.as_secs_f64() {
-        ((budget.time.as_secs_f64() / probe) as u32).clamp(MIN_SAMPLES, budget.samples)
+    let slow = probe * f64::from(budget.samples) > budget.time.as_secs_f64();
+    let (iterations, samples, mut times) = if slow {
+        let samples = ((budget.time.as_secs_f64() / probe) as u32).clamp(MIN_SAMPLES, budget.samples);
+        (1, samples, vec![probe])
     } else {
-        budget.samples
+        let iterations = (per_sample / probe).clamp(1.0, 100_000.0) as u32;
+        (iterations, budget.samples, Vec::new())
     };
-    let mut times = Vec::with_capacity(samples as usize);
-    for _ in 0..samples {
+    while times.len() < samples as usize {
         times.push(measure(prepared, method, iterations)?);
     }
     let s = stats::summarize(&times).unwrap_or(stats::Summary {

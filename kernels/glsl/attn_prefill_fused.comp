@@ -1,29 +1,25 @@
 #version 450
 #include "common.glsl"
 #include "attention.glsl"
-// One invocation per query row, online softmax over the keys.
+// One work-group per (query row i, head bh), online softmax over the visible keys.
 layout(set = 0, binding = 0) readonly buffer Q { T q[]; };
 layout(set = 0, binding = 1) readonly buffer K { T k[]; };
 layout(set = 0, binding = 2) readonly buffer V { T v[]; };
 layout(set = 0, binding = 3) writeonly buffer O { T o[]; };
 layout(push_constant) uniform Params { uint B; uint H; uint Hkv; uint L; uint D; uint causal; float scale; } p;
+#include "attend_row.glsl"
 void main() {
-    uint i = gl_GlobalInvocationID.x, bh = gl_GlobalInvocationID.y;
-    if (i >= p.L || bh >= p.B * p.H || p.D > D_MAX) return;
-    uint qo = (bh * p.L + i) * p.D, kv = kv_base(bh, p.H, p.Hkv, p.L, p.D);
-    float qf[D_MAX], acc[D_MAX];
-    for (uint e = 0; e < p.D; e++) { qf[e] = LOAD(q, qo + e); acc[e] = 0.0; }
-    float m = -1.0 / 0.0, sum = 0.0;
-    uint keys = p.causal != 0 ? i + 1 : p.L;
-    for (uint j = 0; j < keys; j++) {
-        float s = 0.0;
-        for (uint e = 0; e < p.D; e++) s += qf[e] * LOAD(k, kv + j * p.D + e);
-        s *= p.scale;
-        float new_m = max(m, s);
-        float correction = exp(m - new_m), pj = exp(s - new_m);
-        sum = sum * correction + pj;
-        for (uint e = 0; e < p.D; e++) acc[e] = acc[e] * correction + pj * LOAD(v, kv + j * p.D + e);
-        m = new_m;
+    uint bh = gl_WorkGroupID.y;
+    if (bh >= p.B * p.H) return;
+    for (uint i = gl_WorkGroupID.x; i < p.L; i += gl_NumWorkGroups.x) {
+        uint qo = (bh * p.L + i) * p.D;
+        load_row(qo, p.D);
+        float m, sum, acc[ROW_ACC];
+        attend_row(kv_base(bh, p.H, p.Hkv, p.L, p.D), p.D, 0, p.causal != 0 ? i + 1 : p.L, p.scale, m, sum, acc);
+        for (uint r = 0; r < ROW_ACC; r++) {
+            uint e = gl_LocalInvocationID.x + r * gl_WorkGroupSize.x;
+            if (e < p.D) STORE(o, qo + e, acc[r] / sum);
+        }
+        barrier(); // qs is reloaded for the next row
     }
-    for (uint e = 0; e < p.D; e++) STORE(o, qo + e, acc[e] / sum);
 }

@@ -1,6 +1,6 @@
 // Attention. Q/O [B,H,S,D], K/V [B,Hkv,S,D] (decode: q/o [B,H,D], K/V [B,Hkv,L,D]); query
-// head h reads KV head h / (H / Hkv). Scores and partials are f32. D_MAX (a define) bounds
-// the per-work-item accumulators of the fused and split kernels.
+// head h reads KV head h / (H / Hkv). Scores and partials are f32. D_MAX (a define, ≥ D)
+// sizes the query row kept in local memory by the fused and split kernels.
 
 #ifndef D_MAX
 #define D_MAX 256
@@ -60,31 +60,71 @@ __kernel void attn_prefill_pv(__global const float* restrict P, __global const T
     STORE(O, (bh * L + i) * D + e, acc);
 }
 
-// One work-item per query row, online softmax over the keys.
+// One work-group cooperates on one query row over keys [lo, hi): keys in blocks of the
+// group size, one key's score per work-item, the block's max and sum reduced in local
+// memory, and each work-item accumulating output dimensions lid, lid + lsz, … (at most
+// 4, so D ≤ 4·lsz). Leaves (running max, running sum, unnormalised output) in m, sum, acc.
+// A loop per work-item stays short (about 2·D per block): some drivers cap loop
+// iterations per invocation.
+#define ROW_ACC 4
+inline void attend_row(__global const T* K, __global const T* V, size_t kv, uint D, size_t lo,
+                       size_t hi, float scale, __local float* qs, __local float* ps,
+                       __local float* scratch, float* m_out, float* sum_out, float* acc) {
+    size_t lid = get_local_id(0), lsz = get_local_size(0);
+    float m = -INFINITY, sum = 0.0f;
+    for (int r = 0; r < ROW_ACC; r++) acc[r] = 0.0f;
+    for (size_t j0 = lo; j0 < hi; j0 += lsz) {
+        size_t j = j0 + lid;
+        float s = -INFINITY;
+        if (j < hi) {
+            float d = 0.0f;
+            for (size_t e = 0; e < D; e++) d += qs[e] * LOAD(K, kv + j * D + e);
+            s = d * scale;
+        }
+        float new_m = fmax(m, group_max(s, scratch));
+        float p = j < hi ? exp(s - new_m) : 0.0f;
+        ps[lid] = p;
+        float correction = exp(m - new_m);
+        sum = sum * correction + group_sum(p, scratch);
+        size_t block = min(lsz, hi - j0);
+        for (int r = 0; r < ROW_ACC; r++) {
+            size_t e = lid + r * lsz;
+            if (e >= D) break;
+            float a = acc[r] * correction;
+            for (size_t jj = 0; jj < block; jj++) a += ps[jj] * LOAD(V, kv + (j0 + jj) * D + e);
+            acc[r] = a;
+        }
+        m = new_m;
+        barrier(CLK_LOCAL_MEM_FENCE); // ps is rewritten by the next block
+    }
+    *m_out = m;
+    *sum_out = sum;
+}
+
+// Loads a row of Q into local memory.
+inline void load_row(__global const T* Q, size_t at, uint D, __local float* qs) {
+    for (size_t e = get_local_id(0); e < D; e += get_local_size(0)) qs[e] = LOAD(Q, at + e);
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// One work-group per (query row i, head bh), online softmax over the visible keys.
 __kernel void attn_prefill_fused(__global const T* restrict Q, __global const T* restrict K,
                                  __global const T* restrict V, __global T* restrict O, uint B,
                                  uint H, uint Hkv, uint L, uint D, uint causal, float scale) {
-    size_t i = get_global_id(0), bh = get_global_id(1);
-    if (i >= L || bh >= (size_t)B * H || D > D_MAX) return;
-    size_t q = (bh * L + i) * D, kv = kv_base(bh, H, Hkv, L, D);
-    float qf[D_MAX], acc[D_MAX];
-    for (size_t e = 0; e < D; e++) {
-        qf[e] = LOAD(Q, q + e);
-        acc[e] = 0.0f;
+    __local float qs[D_MAX], ps[MAX_GROUP], scratch[MAX_GROUP];
+    size_t bh = get_group_id(1);
+    for (size_t i = get_group_id(0); i < L; i += get_num_groups(0)) {
+        if (bh >= (size_t)B * H) return;
+        size_t q = (bh * L + i) * D;
+        load_row(Q, q, D, qs);
+        float m, sum, acc[ROW_ACC];
+        attend_row(K, V, kv_base(bh, H, Hkv, L, D), D, 0, causal ? i + 1 : L, scale, qs, ps, scratch, &m, &sum, acc);
+        for (int r = 0; r < ROW_ACC; r++) {
+            size_t e = get_local_id(0) + r * get_local_size(0);
+            if (e < D) STORE(O, q + e, acc[r] / sum);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE); // qs is reloaded for the next row
     }
-    float m = -INFINITY, sum = 0.0f;
-    size_t keys = causal ? i + 1 : L;
-    for (size_t j = 0; j < keys; j++) {
-        float s = 0.0f;
-        for (size_t e = 0; e < D; e++) s += qf[e] * LOAD(K, kv + j * D + e);
-        s *= scale;
-        float new_m = fmax(m, s);
-        float correction = exp(m - new_m), p = exp(s - new_m);
-        sum = sum * correction + p;
-        for (size_t e = 0; e < D; e++) acc[e] = acc[e] * correction + p * LOAD(V, kv + j * D + e);
-        m = new_m;
-    }
-    for (size_t e = 0; e < D; e++) STORE(O, q + e, acc[e] / sum);
 }
 
 // S[bh, j] = scale · q · k_j
@@ -110,39 +150,29 @@ __kernel void attn_decode_pv(__global const float* restrict P, __global const T*
     STORE(O, bh * D + e, acc);
 }
 
-// Work-group (split, b·Hkv); work-item = query head within the KV group. Each runs an
-// online softmax over its split's keys and writes (max, sum, unnormalised output).
+// One work-group per (split, head bh): an online softmax over the split's keys, written
+// as (max, sum, unnormalised output).
 __kernel void attn_decode_split(__global const T* restrict Q, __global const T* restrict K,
                                 __global const T* restrict V, __global float* restrict partial,
                                 uint B, uint H, uint Hkv, uint L, uint D, uint splits,
                                 float scale) {
-    size_t split = get_group_id(0), bkv = get_group_id(1), g = get_local_id(0);
-    size_t group = H / Hkv;
-    if (split >= splits || bkv >= (size_t)B * Hkv || g >= group || D > D_MAX) return;
-    size_t b = bkv / Hkv, kvh = bkv % Hkv, head = b * H + kvh * group + g;
+    __local float qs[D_MAX], ps[MAX_GROUP], scratch[MAX_GROUP];
+    size_t split = get_group_id(0), bh = get_group_id(1);
+    if (split >= splits || bh >= (size_t)B * H) return;
     size_t share = (L + splits - 1) / splits;
     size_t lo = min((size_t)L, split * share), hi = min((size_t)L, lo + share);
-    size_t kv = bkv * (size_t)L * D;
-    float qf[D_MAX], acc[D_MAX];
-    for (size_t e = 0; e < D; e++) {
-        qf[e] = LOAD(Q, head * D + e);
-        acc[e] = 0.0f;
+    load_row(Q, bh * D, D, qs);
+    float m, sum, acc[ROW_ACC];
+    attend_row(K, V, kv_base(bh, H, Hkv, L, D), D, lo, hi, scale, qs, ps, scratch, &m, &sum, acc);
+    __global float* out = partial + (bh * splits + split) * (D + 2);
+    if (get_local_id(0) == 0) {
+        out[0] = m;
+        out[1] = sum;
     }
-    float m = -INFINITY, sum = 0.0f;
-    for (size_t j = lo; j < hi; j++) {
-        float s = 0.0f;
-        for (size_t e = 0; e < D; e++) s += qf[e] * LOAD(K, kv + j * D + e);
-        s *= scale;
-        float new_m = fmax(m, s);
-        float correction = exp(m - new_m), p = exp(s - new_m);
-        sum = sum * correction + p;
-        for (size_t e = 0; e < D; e++) acc[e] = acc[e] * correction + p * LOAD(V, kv + j * D + e);
-        m = new_m;
+    for (int r = 0; r < ROW_ACC; r++) {
+        size_t e = get_local_id(0) + r * get_local_size(0);
+        if (e < D) out[2 + e] = acc[r];
     }
-    __global float* out = partial + (head * splits + split) * (D + 2);
-    out[0] = m;
-    out[1] = sum;
-    for (size_t e = 0; e < D; e++) out[2 + e] = acc[e];
 }
 
 // One work-item per (b, h): merges the splits' softmax states.

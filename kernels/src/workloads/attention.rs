@@ -236,7 +236,14 @@ impl Workload for Prefill {
             ]
         };
         match scale {
-            Scale::Smoke => [both(1, 4, 2, 37, 16), both(2, 2, 1, 70, 24)].concat(),
+            // The last is long enough (S·(2D+1) > 65535) to catch kernels that walk every
+            // key in one work-item, which lavapipe's loop cap silently truncates.
+            Scale::Smoke => [
+                both(1, 4, 2, 37, 16),
+                both(2, 2, 1, 70, 24),
+                both(1, 2, 1, 600, 64),
+            ]
+            .concat(),
             Scale::Quick => both(1, 8, 2, 512, 64).to_vec(),
             Scale::Full => [both(1, 16, 4, 2048, 128), both(1, 32, 8, 4096, 128)].concat(),
         }
@@ -285,8 +292,9 @@ impl Workload for Prefill {
                 "attn_prefill_fused",
                 dtype,
                 x.d,
+                // One group of 64 per query row (the kernels loop if rows exceed the cap).
                 Dims {
-                    groups: [groups(x.queries, 64), bh as u32, 1],
+                    groups: [(x.queries as u32).min(MAX_GROUPS), bh as u32, 1],
                     threads: [64, 1, 1],
                 },
                 [
@@ -314,11 +322,14 @@ fn decode(b: u64, h: u64, hkv: u64, l: u64, d: u64) -> Shape {
 }
 
 /// KV splits for split_kv: enough (batch × KV head × split) tasks to fill the device
-/// twice over, but no split shorter than 256 keys.
+/// twice over, no split shorter than 256 keys, and none longer than 4096 (a split is one
+/// work-group's loop, and some drivers cap loop iterations).
 fn splits(x: &Dimensions, info: &DeviceInfo) -> u64 {
     let tasks = x.b * x.hkv;
     let wanted = (2 * u64::from(info.compute_units.max(1))).div_ceil(tasks);
-    wanted.clamp(1, (x.keys / 256).max(1))
+    wanted
+        .clamp(1, (x.keys / 256).max(1))
+        .max(x.keys.div_ceil(4096))
 }
 
 impl Workload for Decode {
@@ -344,7 +355,12 @@ impl Workload for Decode {
 
     fn shapes(&self, scale: Scale, _info: &DeviceInfo) -> Vec<Shape> {
         match scale {
-            Scale::Smoke => vec![decode(2, 4, 2, 100, 16), decode(1, 3, 1, 1000, 24)],
+            // The last has L·(2D+1) > 65535, as for prefill.
+            Scale::Smoke => vec![
+                decode(2, 4, 2, 100, 16),
+                decode(1, 3, 1, 1000, 24),
+                decode(1, 2, 1, 3000, 32),
+            ],
             Scale::Quick => vec![decode(4, 16, 4, 4096, 128)],
             Scale::Full => vec![decode(8, 32, 8, 4096, 128), decode(16, 32, 8, 16384, 128)],
         }
@@ -398,9 +414,10 @@ impl Workload for Decode {
                     "attn_decode_split",
                     dtype,
                     x.d,
+                    // One group of 64 per (split, head).
                     Dims {
-                        groups: [splits as u32, (x.b * x.hkv) as u32, 1],
-                        threads: [(x.h / x.hkv) as u32, 1, 1],
+                        groups: [splits as u32, bh as u32, 1],
+                        threads: [64, 1, 1],
                     },
                     [
                         &[buf(0), buf(1), buf(2), buf(4)][..],
