@@ -137,7 +137,8 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget, compile_s: f64) -> Result<T
     let per_sample = budget.time.as_secs_f64() / f64::from(budget.samples);
     let slow = probe * f64::from(budget.samples) > budget.time.as_secs_f64();
     let (iterations, samples, mut times) = if slow {
-        let samples = ((budget.time.as_secs_f64() / probe) as u32).clamp(MIN_SAMPLES, budget.samples);
+        let samples =
+            ((budget.time.as_secs_f64() / probe) as u32).clamp(MIN_SAMPLES, budget.samples);
         (1, samples, vec![probe])
     } else {
         let iterations = (per_sample / probe).clamp(1.0, 100_000.0) as u32;

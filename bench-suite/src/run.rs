@@ -155,10 +155,15 @@ pub fn run(args: RunArgs) -> ExitCode {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let budget = Budget::for_scale(args.scale);
+
+    // Open every device, then run case i on every device before case i + 1: the same case
+    // is measured on all devices seconds apart, so their ratio is not skewed by a shared
+    // machine drifting over the minutes a whole suite takes.
+    let mut open = Vec::new();
     for (backend, info, cases) in plan {
         report.devices.push(info.clone());
-        let mut device = match backend.open(info.index) {
-            Ok(d) => d,
+        match backend.open(info.index) {
+            Ok(device) => open.push((backend, info, device, cases, Vec::new())),
             Err(e) => {
                 failed = true;
                 report.results.push(backend_row(
@@ -167,13 +172,17 @@ pub fn run(args: RunArgs) -> ExitCode {
                     Status::Error,
                     e.to_string(),
                 ));
-                continue;
             }
-        };
-        for case in cases {
+        }
+    }
+    let unusable = report.results.clone();
+    let rounds = open.iter().map(|o| o.3.len()).max().unwrap_or(0);
+    for i in 0..rounds {
+        for (backend, info, device, cases, done) in open.iter_mut() {
+            let Some(case) = cases.get(i) else { continue };
             progress.set_message(format!("{} {case}", info.key()));
             let result = catch_unwind(AssertUnwindSafe(|| {
-                harness::run_case(device.as_mut(), &case, budget)
+                harness::run_case(device.as_mut(), case, budget)
             }))
             .unwrap_or_else(|payload| {
                 let mut r = backend_row(
@@ -191,10 +200,15 @@ pub fn run(args: RunArgs) -> ExitCode {
             if matches!(result.status, Status::Failed | Status::Error) {
                 failed = true;
             }
-            report.results.push(result);
+            done.push(result);
             progress.inc(1);
         }
-        // After each device, so a later crash never loses this one's results.
+        // Results so far, device by device, after every round: a crash loses one round.
+        report.results = unusable
+            .iter()
+            .cloned()
+            .chain(open.iter().flat_map(|o| o.4.iter().cloned()))
+            .collect();
         if let Some(path) = &args.json {
             if let Err(e) = save(&report, path) {
                 progress.finish_and_clear();

@@ -264,3 +264,35 @@ fn a_missing_opencl_driver_is_reported_and_the_rest_still_runs() {
         "no OpenCL platform",
     );
 }
+
+#[test]
+fn a_missing_vulkan_driver_is_reported_and_the_rest_still_runs() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_halbench"))
+            .args(args)
+            .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+            .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+            .env_remove("HALBENCH_REQUIRE")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["devices"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("cpu: available"), "{stdout}");
+    assert!(stdout.contains("vulkan: unavailable"), "{stdout}");
+    let out = run(&[
+        "run",
+        "--scale",
+        "smoke",
+        "--workload",
+        "stream.copy",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -64,11 +64,15 @@ fn elements(shape: &Shape) -> u64 {
     }
 }
 
-/// The launch of `dot`: a few groups per compute unit, so every unit has work and the
-/// final sum of partials stays tiny. On a CPU device one work-item per group, so each
-/// sweeps its share contiguously (a GPU-shaped group of 256 would stride through memory
+/// The launch of `dot`: as the element-wise kernels on CPU drivers with SIMD lanes
+/// (lavapipe); else a few groups per compute unit, so every unit has work and the final
+/// sum of partials stays tiny, with one work-item per group on other CPU devices (each
+/// sweeps its share contiguously; a GPU-shaped group of 256 would stride through memory
 /// and reach a small fraction of the bandwidth).
 fn dot_dims(info: &DeviceInfo, n: u64) -> Dims {
+    if info.device_type == "cpu" && info.subgroup_size > 1 {
+        return element_dims(info, n);
+    }
     let threads = if cpu_shaped(info) { 1 } else { THREADS };
     let g = (info.compute_units.max(1) * 4)
         .min(1024)

@@ -2,6 +2,60 @@
 
 use super::*;
 
+/// The first device feature a module's capabilities need that the device lacks.
+pub(crate) fn missing_feature(capabilities: &[u32], caps: &Caps) -> Option<&'static str> {
+    [
+        (CAPABILITY_FLOAT16, caps.float16, "shaderFloat16"),
+        (CAPABILITY_INT16, caps.int16, "shaderInt16"),
+        (
+            CAPABILITY_STORAGE_16BIT,
+            caps.storage16,
+            "storageBuffer16BitAccess",
+        ),
+    ]
+    .into_iter()
+    .find(|(cap, have, _)| capabilities.contains(cap) && !have)
+    .map(|(_, _, feature)| feature)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_16bit_feature_is_named() {
+        let half = crate::spirv::parse(
+            include_bytes!("../../../../kernels/spv/gemm_naive.f16.spv"),
+            "main",
+        )
+        .unwrap();
+        let full = Caps {
+            storage16: true,
+            float16: true,
+            int16: true,
+            ..Caps::default()
+        };
+        assert_eq!(missing_feature(&half.capabilities, &full), None);
+        let no16 = Caps {
+            storage16: false,
+            ..full
+        };
+        assert_eq!(
+            missing_feature(&half.capabilities, &no16),
+            Some("storageBuffer16BitAccess")
+        );
+        let f32_module = crate::spirv::parse(
+            include_bytes!("../../../../kernels/spv/gemm_naive.f32.spv"),
+            "main",
+        )
+        .unwrap();
+        assert_eq!(
+            missing_feature(&f32_module.capabilities, &Caps::default()),
+            None
+        );
+    }
+}
+
 impl Device for VkDevice {
     fn info(&self) -> &DeviceInfo {
         &self.info
@@ -155,25 +209,15 @@ impl Device for VkDevice {
             log,
         };
         let module = spirv::parse(&source.code, &source.entry).map_err(compile_error)?;
-        for (cap, have, feature) in [
-            (CAPABILITY_FLOAT16, self.caps.float16, "shaderFloat16"),
-            (CAPABILITY_INT16, self.caps.int16, "shaderInt16"),
-            (
-                CAPABILITY_STORAGE_16BIT,
-                self.caps.storage16,
-                "storageBuffer16BitAccess",
-            ),
-        ] {
-            if module.capabilities.contains(&cap) && !have {
-                return Err(Error::unsupported(
-                    NAME,
-                    format!(
-                        "kernel `{}` needs {feature}, which {} lacks",
-                        source.name,
-                        self.info.key()
-                    ),
-                ));
-            }
+        if let Some(feature) = missing_feature(&module.capabilities, &self.caps) {
+            return Err(Error::unsupported(
+                NAME,
+                format!(
+                    "kernel `{}` needs {feature}, which {} lacks",
+                    source.name,
+                    self.info.key()
+                ),
+            ));
         }
         // Defines name specialisation constants; those the module does not declare are
         // ignored, like an unused -D.
