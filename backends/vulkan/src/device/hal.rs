@@ -18,44 +18,6 @@ pub(crate) fn missing_feature(capabilities: &[u32], caps: &Caps) -> Option<&'sta
     .map(|(_, _, feature)| feature)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_16bit_feature_is_named() {
-        let half = crate::spirv::parse(
-            include_bytes!("../../../../kernels/spv/gemm_naive.f16.spv"),
-            "main",
-        )
-        .unwrap();
-        let full = Caps {
-            storage16: true,
-            float16: true,
-            int16: true,
-            ..Caps::default()
-        };
-        assert_eq!(missing_feature(&half.capabilities, &full), None);
-        let no16 = Caps {
-            storage16: false,
-            ..full
-        };
-        assert_eq!(
-            missing_feature(&half.capabilities, &no16),
-            Some("storageBuffer16BitAccess")
-        );
-        let f32_module = crate::spirv::parse(
-            include_bytes!("../../../../kernels/spv/gemm_naive.f32.spv"),
-            "main",
-        )
-        .unwrap();
-        assert_eq!(
-            missing_feature(&f32_module.capabilities, &Caps::default()),
-            None
-        );
-    }
-}
-
 impl Device for VkDevice {
     fn info(&self) -> &DeviceInfo {
         &self.info
@@ -494,5 +456,43 @@ impl Drop for VkDevice {
             self.device.destroy_device(None);
         }
         let _ = &self.instance;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_16bit_feature_is_named() {
+        let half = crate::spirv::parse(
+            include_bytes!("../../../../kernels/spv/gemm_naive.f16.spv"),
+            "main",
+        )
+        .unwrap();
+        let full = Caps {
+            storage16: true,
+            float16: true,
+            int16: true,
+            ..Caps::default()
+        };
+        assert_eq!(missing_feature(&half.capabilities, &full), None);
+        let no16 = Caps {
+            storage16: false,
+            ..full
+        };
+        assert_eq!(
+            missing_feature(&half.capabilities, &no16),
+            Some("storageBuffer16BitAccess")
+        );
+        let f32_module = crate::spirv::parse(
+            include_bytes!("../../../../kernels/spv/gemm_naive.f32.spv"),
+            "main",
+        )
+        .unwrap();
+        assert_eq!(
+            missing_feature(&f32_module.capabilities, &Caps::default()),
+            None
+        );
     }
 }
