@@ -10,5 +10,6 @@ pub fn backends() -> Vec<Arc<dyn Backend>> {
         Arc::new(halbench_cpu::CpuBackend::new()),
         Arc::new(halbench_opencl::OpenClBackend::new()),
         Arc::new(halbench_vulkan::VulkanBackend::new()),
+        Arc::new(halbench_cuda::CudaBackend::new()),
     ]
 }

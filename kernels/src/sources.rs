@@ -1,13 +1,57 @@
 //! Kernel sources per dialect. `Builtin` kernels are the backend's own and need only a
 //! name; OpenCL C sources live in `kernels/opencl/` (each file is prefixed with
 //! `common.cl`, which maps the dtype define to load/store macros); SPIR-V lives in
-//! `kernels/spv/`, one module per kernel and dtype, compiled from `kernels/glsl/`.
+//! `kernels/spv/`, one module per kernel and dtype, compiled from `kernels/glsl/`; CUDA C
+//! lives in `kernels/cuda/` (prefixed with `common.cuh`; NVRTC ships no headers, so the
+//! kernels include none).
 
 use std::borrow::Cow;
 
 use halbench_hal::{DType, Dialect, KernelSource};
 
 const OPENCL_COMMON: &str = include_str!("../opencl/common.cl");
+const CUDA_COMMON: &str = include_str!("../cuda/common.cuh");
+
+/// The CUDA C file that holds a kernel.
+fn cuda_file(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "stream_copy" | "stream_scale" | "stream_add" | "stream_triad" | "stream_dot" => {
+            include_str!("../cuda/stream.cu")
+        }
+        "gemm_naive" | "gemm_tiled" => include_str!("../cuda/gemm.cu"),
+        "attn_prefill_scores"
+        | "softmax_rows"
+        | "attn_prefill_pv"
+        | "attn_prefill_fused"
+        | "attn_decode_scores"
+        | "attn_decode_pv"
+        | "attn_decode_split"
+        | "attn_decode_combine" => include_str!("../cuda/attention.cu"),
+        "test_index" | "test_scalars" => include_str!("../cuda/testing.cu"),
+        _ => return None,
+    })
+}
+
+/// Every kernel name with a source in a source dialect (for compile-only checks).
+pub const SOURCE_KERNELS: &[&str] = &[
+    "stream_copy",
+    "stream_scale",
+    "stream_add",
+    "stream_triad",
+    "stream_dot",
+    "gemm_naive",
+    "gemm_tiled",
+    "attn_prefill_scores",
+    "softmax_rows",
+    "attn_prefill_pv",
+    "attn_prefill_fused",
+    "attn_decode_scores",
+    "attn_decode_pv",
+    "attn_decode_split",
+    "attn_decode_combine",
+    "test_index",
+    "test_scalars",
+];
 
 /// The checked-in SPIR-V of a kernel for a dtype (`spv/NAME.DTYPE.spv`, built from
 /// `glsl/NAME.comp` by `ci/build-spirv.sh`).
@@ -106,6 +150,14 @@ pub fn source(
                 c_dtype_defines(dtype, "half", "ushort"),
             )
         }
+        Dialect::CudaC => {
+            let file = cuda_file(name)?;
+            (
+                Cow::Owned(format!("{CUDA_COMMON}\n{file}").into_bytes()),
+                // The flag only: common.cuh typedefs T from it.
+                c_dtype_defines(dtype, "", "").split_off(1),
+            )
+        }
         // One module per dtype; the dtype is not a define.
         Dialect::SpirV => (Cow::Borrowed(spirv(name, dtype)?), Vec::new()),
         _ => return None,
@@ -136,6 +188,15 @@ pub fn broken(dialect: Dialect) -> Option<KernelSource> {
             dialect,
             code: Cow::Borrowed(
                 b"__kernel void broken(__global float* x) { x[0] = undeclared_name; }",
+            ),
+            entry: "broken".into(),
+            defines: vec![],
+        }),
+        Dialect::CudaC => Some(KernelSource {
+            name: "broken".into(),
+            dialect,
+            code: Cow::Borrowed(
+                b"extern \"C\" __global__ void broken(float* x) { x[0] = undeclared_name; }",
             ),
             entry: "broken".into(),
             defines: vec![],

@@ -1,0 +1,62 @@
+//! Every CUDA kernel compiles, for sm_80 and sm_90, through the backend's own NVRTC path.
+//! Needs libnvrtc, not a GPU. Where NVRTC is missing the test says so and passes, unless
+//! `HALBENCH_REQUIRE_NVRTC=1` (as CI sets), so a lost NVRTC fails CI.
+
+use halbench_hal::{DType, Dialect, Error};
+use halbench_kernels::sources::{self, SOURCE_KERNELS};
+
+fn nvrtc_or_skip() -> bool {
+    if halbench_cuda::nvrtc::available() {
+        return true;
+    }
+    assert!(
+        std::env::var("HALBENCH_REQUIRE_NVRTC").as_deref() != Ok("1"),
+        "HALBENCH_REQUIRE_NVRTC=1, but libnvrtc could not be loaded"
+    );
+    eprintln!("libnvrtc not found: CUDA kernels not compiled");
+    false
+}
+
+/// The defines the plans pass to some kernels.
+fn defines(kernel: &str) -> Vec<(String, String)> {
+    match kernel {
+        "attn_prefill_fused" | "attn_decode_split" => vec![("D_MAX".into(), "128".into())],
+        _ => vec![],
+    }
+}
+
+#[test]
+fn every_cuda_kernel_compiles_for_sm80_and_sm90() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    let mut compiled = 0;
+    for arch in ["sm_80", "sm_90"] {
+        for &kernel in SOURCE_KERNELS {
+            for dtype in DType::ALL {
+                let source = sources::source(kernel, Dialect::CudaC, dtype, &defines(kernel))
+                    .unwrap_or_else(|| panic!("no CUDA source for {kernel}"));
+                if let Err(e) = halbench_cuda::nvrtc::compile(&source, arch) {
+                    panic!("{kernel} ({dtype}, {arch}): {e}");
+                }
+                compiled += 1;
+            }
+        }
+    }
+    assert_eq!(compiled, 2 * SOURCE_KERNELS.len() * 3);
+}
+
+#[test]
+fn a_kernel_that_fails_to_compile_gives_the_nvrtc_log() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    let broken = sources::broken(Dialect::CudaC).unwrap();
+    match halbench_cuda::nvrtc::compile(&broken, "sm_90") {
+        Err(Error::Compile { kernel, log, .. }) => {
+            assert_eq!(kernel, "broken");
+            assert!(log.contains("undeclared_name"), "{log}");
+        }
+        other => panic!("expected a compile error, got {other:?}"),
+    }
+}

@@ -1,0 +1,108 @@
+// C = A·B, row-major, f32 accumulate, T storage.
+
+// One thread per output element.
+extern "C" __global__ void gemm_naive(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C,
+                                      uint M, uint N, uint K) {
+    size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t i = (size_t)blockIdx.y * blockDim.y + threadIdx.y;
+    if (i >= M || j >= N) return;
+    float acc = 0.0f;
+    for (size_t p = 0; p < K; p++) acc += LOAD(A, i * K + p) * LOAD(B, p * N + j);
+    STORE(C, i * N + j, acc);
+}
+
+#define TM 64
+#define TN 64
+#define TK 16
+
+#if (defined(DTYPE_F16) || defined(DTYPE_BF16)) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+// Tensor cores: a 64×64 tile of C per block of 256 threads (8 warps, each a 16×32 strip
+// as four m16n8k16 MMAs), A and B staged in shared memory 16 deep, zero-padded at the
+// edges. Fragment layouts follow the PTX ISA for mma.m16n8k16 (.row.col).
+#if defined(DTYPE_F16)
+#define MMA "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"
+#else
+#define MMA "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"
+#endif
+__device__ __forceinline__ uint pack(ushort lo, ushort hi) { return (uint)lo | ((uint)hi << 16); }
+
+extern "C" __global__ void __launch_bounds__(256) gemm_tiled(const T* __restrict__ A, const T* __restrict__ B,
+                                                             T* __restrict__ C, uint M, uint N, uint K) {
+    __shared__ ushort As[TM][TK + 8];
+    __shared__ ushort Bs[TK][TN + 8];
+    uint lid = threadIdx.x, warp = lid / 32, lane = lid % 32;
+    uint group = lane / 4, tig = lane % 4;
+    uint wm = warp / 2, wn = warp % 2; // warp's 16×32 strip of the tile
+    size_t row0 = (size_t)blockIdx.y * TM, col0 = (size_t)blockIdx.x * TN;
+    float c[4][4] = {{0.0f}};
+    for (size_t k0 = 0; k0 < K; k0 += TK) {
+        for (uint e = lid; e < TM * TK; e += 256) {
+            uint r = e / TK, q = e % TK;
+            size_t gi = row0 + r, gk = k0 + q;
+            As[r][q] = (gi < M && gk < K) ? A[gi * K + gk] : (ushort)0;
+            uint br = e / TN, bq = e % TN;
+            size_t bk = k0 + br, bj = col0 + bq;
+            Bs[br][bq] = (bk < K && bj < N) ? B[bk * N + bj] : (ushort)0;
+        }
+        __syncthreads();
+        uint ar = wm * 16 + group, ac = tig * 2;
+        uint a0 = pack(As[ar][ac], As[ar][ac + 1]);
+        uint a1 = pack(As[ar + 8][ac], As[ar + 8][ac + 1]);
+        uint a2 = pack(As[ar][ac + 8], As[ar][ac + 9]);
+        uint a3 = pack(As[ar + 8][ac + 8], As[ar + 8][ac + 9]);
+        for (int t = 0; t < 4; t++) {
+            uint bn = wn * 32 + t * 8 + group, bk = tig * 2;
+            uint b0 = pack(Bs[bk][bn], Bs[bk + 1][bn]);
+            uint b1 = pack(Bs[bk + 8][bn], Bs[bk + 9][bn]);
+            asm volatile(MMA " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                         : "+f"(c[t][0]), "+f"(c[t][1]), "+f"(c[t][2]), "+f"(c[t][3])
+                         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+        }
+        __syncthreads();
+    }
+    for (int t = 0; t < 4; t++) {
+        size_t i = row0 + wm * 16 + group, j = col0 + wn * 32 + t * 8 + tig * 2;
+        if (i < M && j < N) STORE(C, i * N + j, c[t][0]);
+        if (i < M && j + 1 < N) STORE(C, i * N + j + 1, c[t][1]);
+        if (i + 8 < M && j < N) STORE(C, (i + 8) * N + j, c[t][2]);
+        if (i + 8 < M && j + 1 < N) STORE(C, (i + 8) * N + j + 1, c[t][3]);
+    }
+}
+#else
+// CUDA cores: a 64×64 tile of C per block of 256 threads, each a 4×4 block, A and B in
+// shared memory 16 deep, zero-padded at the edges (f32, and GPUs before sm_80).
+extern "C" __global__ void __launch_bounds__(256) gemm_tiled(const T* __restrict__ A, const T* __restrict__ B,
+                                                             T* __restrict__ C, uint M, uint N, uint K) {
+    __shared__ float As[TK][TM];
+    __shared__ float Bs[TK][TN];
+    uint lid = threadIdx.x, tx = lid % 16, ty = lid / 16;
+    size_t row0 = (size_t)blockIdx.y * TM, col0 = (size_t)blockIdx.x * TN;
+    float acc[4][4] = {{0.0f}};
+    for (size_t k0 = 0; k0 < K; k0 += TK) {
+        for (uint e = lid; e < TK * TM; e += 256) {
+            uint r = e / TK, q = e % TK;
+            size_t gi = row0 + r, gk = k0 + q;
+            As[q][r] = (gi < M && gk < K) ? LOAD(A, gi * K + gk) : 0.0f;
+            uint br = e / TN, bq = e % TN;
+            size_t bk = k0 + br, bj = col0 + bq;
+            Bs[br][bq] = (bk < K && bj < N) ? LOAD(B, bk * N + bj) : 0.0f;
+        }
+        __syncthreads();
+        for (uint kk = 0; kk < TK; kk++) {
+            float a[4], b[4];
+            for (int r = 0; r < 4; r++) a[r] = As[kk][ty * 4 + r];
+            for (int q = 0; q < 4; q++) b[q] = Bs[kk][tx * 4 + q];
+            for (int r = 0; r < 4; r++)
+                for (int q = 0; q < 4; q++) acc[r][q] = fmaf(a[r], b[q], acc[r][q]);
+        }
+        __syncthreads();
+    }
+    for (int r = 0; r < 4; r++) {
+        size_t i = row0 + ty * 4 + r;
+        for (int q = 0; q < 4; q++) {
+            size_t j = col0 + tx * 4 + q;
+            if (i < M && j < N) STORE(C, i * N + j, acc[r][q]);
+        }
+    }
+}
+#endif
