@@ -108,13 +108,154 @@ __device__ void load_row(const T* Q, size_t at, uint D, float* qs) {
 }
 
 // One work-group per (query row i, head bh), online softmax over the visible keys.
+#if (defined(DTYPE_F16) || defined(DTYPE_BF16)) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define FUSED_MMA 1
+#if defined(DTYPE_F16)
+#define ATT_MMA "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"
+#define TO_T(v) f32_to_f16(v)
+#else
+#define ATT_MMA "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"
+#define TO_T(v) f32_to_bf16(v)
+#endif
+#define TC_D 128 // largest head dimension of the tensor-core path
+__device__ __forceinline__ uint pack2(ushort lo, ushort hi) { return (uint)lo | ((uint)hi << 16); }
+__device__ __forceinline__ void mma16816(float* c, uint a0, uint a1, uint a2, uint a3, uint b0, uint b1) {
+    asm volatile(ATT_MMA " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// Tensor cores, FlashAttention-2 style: 4 warps × 16 query rows = rows [row0, row0 + 64);
+// keys in blocks of 64 staged in shared memory; S = Q·Kᵀ and O += P·V as m16n8k16 MMAs
+// with P kept in registers (the C fragments of two n8 tiles are the A fragment of one
+// k16 step); online softmax per row, reduced across the 4 threads that share a row.
+// Fragment layouts follow the PTX ISA (mma.m16n8k16, .row.col). Needs D % 16 == 0, D ≤ 128.
+__device__ void fused_mma(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V,
+                          T* __restrict__ O, size_t bh, size_t kv, uint L, uint D, uint causal,
+                          float scale, size_t row0) {
+    __shared__ ushort Ks[64][TC_D + 8];
+    __shared__ ushort Vs[64][TC_D + 8];
+    uint lid = threadIdx.x, warp = lid / 32, lane = lid % 32, group = lane / 4, tig = lane % 4;
+    size_t r_lo = row0 + warp * 16 + group, r_hi = r_lo + 8; // this thread's two rows
+    size_t qbase = bh * (size_t)L * D;
+    uint qa[TC_D / 16][4];
+    for (uint ks = 0; ks < D / 16; ks++) {
+        uint c = ks * 16 + tig * 2;
+        ushort z = 0;
+        qa[ks][0] = pack2(r_lo < L ? Q[qbase + r_lo * D + c] : z, r_lo < L ? Q[qbase + r_lo * D + c + 1] : z);
+        qa[ks][1] = pack2(r_hi < L ? Q[qbase + r_hi * D + c] : z, r_hi < L ? Q[qbase + r_hi * D + c + 1] : z);
+        qa[ks][2] = pack2(r_lo < L ? Q[qbase + r_lo * D + c + 8] : z, r_lo < L ? Q[qbase + r_lo * D + c + 9] : z);
+        qa[ks][3] = pack2(r_hi < L ? Q[qbase + r_hi * D + c + 8] : z, r_hi < L ? Q[qbase + r_hi * D + c + 9] : z);
+    }
+    float o[TC_D / 8][4];
+    for (uint t = 0; t < D / 8; t++) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.0f;
+    float m_lo = -INF, m_hi = -INF, l_lo = 0.0f, l_hi = 0.0f;
+    size_t keys = causal ? min((size_t)L, row0 + 64) : (size_t)L;
+    for (size_t k0 = 0; k0 < keys; k0 += 64) {
+        for (uint e = lid; e < 64 * D; e += blockDim.x) {
+            uint r = e / D, c = e % D;
+            bool in = k0 + r < L;
+            Ks[r][c] = in ? K[kv + (k0 + r) * D + c] : (ushort)0;
+            Vs[r][c] = in ? V[kv + (k0 + r) * D + c] : (ushort)0;
+        }
+        __syncthreads();
+        float s[8][4];
+        for (uint t = 0; t < 8; t++) {
+            s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.0f;
+            uint key = t * 8 + group;
+            for (uint ks = 0; ks < D / 16; ks++) {
+                uint c = ks * 16 + tig * 2;
+                mma16816(s[t], qa[ks][0], qa[ks][1], qa[ks][2], qa[ks][3],
+                         pack2(Ks[key][c], Ks[key][c + 1]), pack2(Ks[key][c + 8], Ks[key][c + 9]));
+            }
+        }
+        // Scale and mask: keys past L, and (causal) keys after the row.
+        float bm_lo = -INF, bm_hi = -INF;
+        for (uint t = 0; t < 8; t++) {
+            for (uint q = 0; q < 2; q++) {
+                size_t key = k0 + t * 8 + tig * 2 + q;
+                bool ok_lo = key < L && (!causal || key <= r_lo), ok_hi = key < L && (!causal || key <= r_hi);
+                s[t][q] = ok_lo ? s[t][q] * scale : -INF;
+                s[t][2 + q] = ok_hi ? s[t][2 + q] * scale : -INF;
+                bm_lo = fmaxf(bm_lo, s[t][q]);
+                bm_hi = fmaxf(bm_hi, s[t][2 + q]);
+            }
+        }
+        for (int off = 1; off < 4; off <<= 1) {
+            bm_lo = fmaxf(bm_lo, __shfl_xor_sync(0xffffffffu, bm_lo, off));
+            bm_hi = fmaxf(bm_hi, __shfl_xor_sync(0xffffffffu, bm_hi, off));
+        }
+        float nm_lo = fmaxf(m_lo, bm_lo), nm_hi = fmaxf(m_hi, bm_hi);
+        // A row with nothing visible yet keeps max −∞; its weights are all zero.
+        float corr_lo = nm_lo == -INF ? 1.0f : expf(m_lo - nm_lo), corr_hi = nm_hi == -INF ? 1.0f : expf(m_hi - nm_hi);
+        float sum_lo = 0.0f, sum_hi = 0.0f;
+        for (uint t = 0; t < 8; t++) {
+            for (uint q = 0; q < 2; q++) {
+                s[t][q] = nm_lo == -INF ? 0.0f : expf(s[t][q] - nm_lo);
+                s[t][2 + q] = nm_hi == -INF ? 0.0f : expf(s[t][2 + q] - nm_hi);
+                sum_lo += s[t][q];
+                sum_hi += s[t][2 + q];
+            }
+        }
+        for (int off = 1; off < 4; off <<= 1) {
+            sum_lo += __shfl_xor_sync(0xffffffffu, sum_lo, off);
+            sum_hi += __shfl_xor_sync(0xffffffffu, sum_hi, off);
+        }
+        l_lo = l_lo * corr_lo + sum_lo;
+        l_hi = l_hi * corr_hi + sum_hi;
+        m_lo = nm_lo;
+        m_hi = nm_hi;
+        for (uint t = 0; t < D / 8; t++) {
+            o[t][0] *= corr_lo;
+            o[t][1] *= corr_lo;
+            o[t][2] *= corr_hi;
+            o[t][3] *= corr_hi;
+        }
+        for (uint ks = 0; ks < 4; ks++) {
+            uint a0 = pack2(TO_T(s[2 * ks][0]), TO_T(s[2 * ks][1]));
+            uint a1 = pack2(TO_T(s[2 * ks][2]), TO_T(s[2 * ks][3]));
+            uint a2 = pack2(TO_T(s[2 * ks + 1][0]), TO_T(s[2 * ks + 1][1]));
+            uint a3 = pack2(TO_T(s[2 * ks + 1][2]), TO_T(s[2 * ks + 1][3]));
+            uint k = ks * 16 + tig * 2;
+            for (uint t = 0; t < D / 8; t++) {
+                uint n = t * 8 + group;
+                mma16816(o[t], a0, a1, a2, a3, pack2(Vs[k][n], Vs[k + 1][n]), pack2(Vs[k + 8][n], Vs[k + 9][n]));
+            }
+        }
+        __syncthreads(); // Ks and Vs are refilled for the next block
+    }
+    for (uint t = 0; t < D / 8; t++) {
+        uint c = t * 8 + tig * 2;
+        if (r_lo < L) {
+            STORE(O, qbase + r_lo * D + c, o[t][0] / l_lo);
+            STORE(O, qbase + r_lo * D + c + 1, o[t][1] / l_lo);
+        }
+        if (r_hi < L) {
+            STORE(O, qbase + r_hi * D + c, o[t][2] / l_hi);
+            STORE(O, qbase + r_hi * D + c + 1, o[t][3] / l_hi);
+        }
+    }
+}
+#endif
+
+// Group g handles query rows [g·R, (g + 1)·R), R = ceil(L / groups). With 128 threads and
+// R = 64 (the GPU launch) half types on sm_80+ take the tensor-core path; otherwise (and
+// for R = 1 on CPU-like launches) the group cooperates on one row at a time.
 extern "C" __global__ void attn_prefill_fused(const T* __restrict__ Q, const T* __restrict__ K,
                                  const T* __restrict__ V, T* __restrict__ O, uint B,
                                  uint H, uint Hkv, uint L, uint D, uint causal, float scale) {
-    __shared__ float qs[D_MAX], ps[MAX_GROUP], scratch[MAX_GROUP];
     size_t bh = blockIdx.y;
-    for (size_t i = blockIdx.x; i < L; i += gridDim.x) {
-        if (bh >= (size_t)B * H) return;
+    if (bh >= (size_t)B * H) return;
+    size_t rows = (L + gridDim.x - 1) / gridDim.x;
+    size_t lo = min((size_t)L, blockIdx.x * rows), hi = min((size_t)L, lo + rows);
+#if defined(FUSED_MMA)
+    if (blockDim.x == 128 && rows == 64 && D % 16 == 0 && D <= TC_D) {
+        fused_mma(Q, K, V, O, bh, kv_base(bh, H, Hkv, L, D), L, D, causal, scale, lo);
+        return;
+    }
+#endif
+    __shared__ float qs[D_MAX], ps[MAX_GROUP], scratch[MAX_GROUP];
+    for (size_t i = lo; i < hi; i++) {
         size_t q = (bh * L + i) * D;
         load_row(Q, q, D, qs);
         float m, sum, acc[ROW_ACC];

@@ -1,7 +1,8 @@
 #version 450
 #include "common.glsl"
 #include "attention.glsl"
-// One work-group per (query row i, head bh), online softmax over the visible keys.
+// Work-group (g, head bh): query rows [g·R, (g + 1)·R) one at a time, online softmax
+// over the visible keys.
 layout(set = 0, binding = 0) readonly buffer Q { T q[]; };
 layout(set = 0, binding = 1) readonly buffer K { T k[]; };
 layout(set = 0, binding = 2) readonly buffer V { T v[]; };
@@ -11,7 +12,10 @@ layout(push_constant) uniform Params { uint B; uint H; uint Hkv; uint L; uint D;
 void main() {
     uint bh = gl_WorkGroupID.y;
     if (bh >= p.B * p.H) return;
-    for (uint i = gl_WorkGroupID.x; i < p.L; i += gl_NumWorkGroups.x) {
+    // Group g handles query rows [g·R, (g + 1)·R), R = ceil(L / groups).
+    uint rows = (p.L + gl_NumWorkGroups.x - 1) / gl_NumWorkGroups.x;
+    uint lo = min(p.L, gl_WorkGroupID.x * rows), hi = min(p.L, lo + rows);
+    for (uint i = lo; i < hi; i++) {
         uint qo = (bh * p.L + i) * p.D;
         load_row(qo, p.D);
         float m, sum, acc[ROW_ACC];

@@ -107,14 +107,18 @@ inline void load_row(__global const T* Q, size_t at, uint D, __local float* qs) 
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
-// One work-group per (query row i, head bh), online softmax over the visible keys.
+// Work-group (g, head bh): query rows [g·R, (g + 1)·R) one at a time, online softmax
+// over the visible keys.
 __kernel void attn_prefill_fused(__global const T* restrict Q, __global const T* restrict K,
                                  __global const T* restrict V, __global T* restrict O, uint B,
                                  uint H, uint Hkv, uint L, uint D, uint causal, float scale) {
     __local float qs[D_MAX], ps[MAX_GROUP], scratch[MAX_GROUP];
     size_t bh = get_group_id(1);
-    for (size_t i = get_group_id(0); i < L; i += get_num_groups(0)) {
-        if (bh >= (size_t)B * H) return;
+    if (bh >= (size_t)B * H) return;
+    // Group g handles query rows [g·R, (g + 1)·R), R = ceil(L / groups).
+    size_t rows = (L + get_num_groups(0) - 1) / get_num_groups(0);
+    size_t lo = min((size_t)L, get_group_id(0) * rows), hi = min((size_t)L, lo + rows);
+    for (size_t i = lo; i < hi; i++) {
         size_t q = (bh * L + i) * D;
         load_row(Q, q, D, qs);
         float m, sum, acc[ROW_ACC];

@@ -179,13 +179,59 @@ pub fn trials(backend: Arc<dyn Backend>, expect: &Expectations) -> Vec<Trial> {
                 );
             }
         }
+        // Plans choose launch shapes by device class; run the shape-dependent cases with
+        // the other class's shapes too, so a CPU driver in CI proves the GPU-shaped
+        // launches (and the other way round) of every kernel source.
+        let other = other_class(&info);
+        for &workload in crate::all() {
+            for case in Case::all_of(workload, Scale::Smoke, &info) {
+                let shaped = matches!(
+                    (case.workload.name(), case.variant),
+                    ("gemm", "tiled")
+                        | ("attention.prefill", "fused")
+                        | ("stream.dot", _)
+                        | ("stream.triad", _)
+                );
+                if shaped {
+                    let other = other.clone();
+                    add(
+                        format!("launch-shape::{}::{case}", other.device_type),
+                        Box::new(move |cx| run_case_planned_for(cx.device, &case, &other)),
+                    );
+                }
+            }
+        }
     }
     out
 }
 
+/// The device description of the other device class (a GPU for a CPU device, and the
+/// other way round), for planning launches of the other shape.
+fn other_class(info: &halbench_hal::DeviceInfo) -> halbench_hal::DeviceInfo {
+    let mut other = info.clone();
+    if info.device_type == "gpu" {
+        other.device_type = "cpu".into();
+        other.subgroup_size = 1;
+    } else {
+        other.device_type = "gpu".into();
+        other.subgroup_size = 32;
+    }
+    other
+}
+
 /// Runs one case once and checks it against the reference.
 pub fn run_case(device: &mut dyn Device, case: &Case) -> CaseResult {
-    let plan = case.plan(device.info());
+    let info = device.info().clone();
+    run_case_planned_for(device, case, &info)
+}
+
+/// Runs one case with a plan made for `planned_for` (normally the device's own info).
+pub fn run_case_planned_for(
+    device: &mut dyn Device,
+    case: &Case,
+    planned_for: &halbench_hal::DeviceInfo,
+) -> CaseResult {
+    let plan = case.plan(planned_for);
     let mut prepared = executor::prepare(device, &plan)?;
     prepared.run()?;
     let output = prepared.output()?;

@@ -253,7 +253,7 @@ impl Workload for Prefill {
         dimensions(shape).cost(dtype)
     }
 
-    fn plan(&self, variant: &str, dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
+    fn plan(&self, variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
         let x = dimensions(shape);
         let mut buffers = x.buffers(dtype);
         let bh = x.b * x.h;
@@ -292,10 +292,19 @@ impl Workload for Prefill {
                 "attn_prefill_fused",
                 dtype,
                 x.d,
-                // One group of 64 per query row (the kernels loop if rows exceed the cap).
-                Dims {
-                    groups: [(x.queries as u32).min(MAX_GROUPS), bh as u32, 1],
-                    threads: [64, 1, 1],
+                // Group g takes query rows [g·R, (g + 1)·R). GPUs: 64 rows per group of 128
+                // (4 warps × 16 rows, the tensor-core shape); CPU drivers: one row per
+                // group of 64, for parallelism.
+                if info.device_type == "gpu" {
+                    Dims {
+                        groups: [groups(x.queries, 64), bh as u32, 1],
+                        threads: [128, 1, 1],
+                    }
+                } else {
+                    Dims {
+                        groups: [(x.queries as u32).min(MAX_GROUPS), bh as u32, 1],
+                        threads: [64, 1, 1],
+                    }
                 },
                 [
                     &[buf(0), buf(1), buf(2), buf(3)][..],
