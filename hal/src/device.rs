@@ -127,6 +127,23 @@ pub trait Device: Send {
     /// Blocks until everything enqueued has finished.
     fn sync(&mut self) -> Result<()>;
 
+    /// Registers host memory that `write` will read from or `read` will write to, so the
+    /// device can reach it directly (page-locked, DMA) instead of through a bounce buffer.
+    /// Blocks; never call it in a timed region. The memory must stay allocated and in
+    /// place until `unpin`. Default: nothing to do (the host is the device, or the API has
+    /// no such notion).
+    fn pin(&mut self, host: &[u8]) -> Result<()> {
+        let _ = host;
+        Ok(())
+    }
+
+    /// Undoes `pin`. Unpinning memory that was not pinned is `InvalidArgument`, except
+    /// on devices that do not pin at all.
+    fn unpin(&mut self, host: &[u8]) -> Result<()> {
+        let _ = host;
+        Ok(())
+    }
+
     /// Enqueues a timestamp. Default: `Unsupported` (the harness then times on the host
     /// around `sync`, and says so).
     fn record(&mut self) -> Result<Event> {

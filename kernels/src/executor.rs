@@ -19,6 +19,8 @@ pub struct Prepared<'a> {
     buffers: Vec<Buffer>,
     kernels: Vec<Option<Kernel>>,
     host: Vec<u8>,
+    /// Host ranges pinned for transfer steps, unpinned on drop.
+    pinned: Vec<(*const u8, usize)>,
     /// Wall time spent compiling (or finding in the cache) this plan's kernels.
     pub compile_time: Duration,
 }
@@ -109,6 +111,7 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
         buffers: Vec::new(),
         kernels: Vec::new(),
         host: Vec::new(),
+        pinned: Vec::new(),
         compile_time: Duration::ZERO,
     };
     for spec in &plan.buffers {
@@ -117,6 +120,25 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
             prepared.device.write(&buffer, 0, spec.data())?;
         }
         prepared.buffers.push(buffer);
+    }
+    // Transfers go between device buffers and pinned host memory: the inputs a Write
+    // step sends, and the host buffer a Read step fills (sized now, so it never moves).
+    for step in &plan.steps {
+        let host: &[u8] = match step {
+            Step::Write { buffer } => plan.data(*buffer),
+            Step::Read { buffer } => {
+                prepared
+                    .host
+                    .resize(plan.buffers[*buffer].bytes as usize, 0);
+                &prepared.host
+            }
+            _ => continue,
+        };
+        if !host.is_empty() {
+            let range = (host.as_ptr(), host.len());
+            prepared.device.pin(host)?;
+            prepared.pinned.push(range);
+        }
     }
     let start = Instant::now();
     for step in &plan.steps {
@@ -198,6 +220,12 @@ impl Prepared<'_> {
 
 impl Drop for Prepared<'_> {
     fn drop(&mut self) {
+        for (ptr, len) in self.pinned.drain(..) {
+            // SAFETY: each range was a live slice when pinned and is still alive: the plan
+            // outlives self, and self.host is only resized to the same length.
+            let host = unsafe { std::slice::from_raw_parts(ptr, len) };
+            let _ = self.device.unpin(host);
+        }
         for buffer in self.buffers.drain(..) {
             // A device that fails to free is already reporting errors elsewhere.
             let _ = self.device.free(buffer);

@@ -43,6 +43,8 @@ pub struct CudaDevice {
     kernel_cache: HashMap<KernelKey, u64>,
     events: HashMap<u64, sys::CUevent>,
     cublas: Option<blas_sys::cublasHandle_t>,
+    /// Host ranges registered with cuMemHostRegister (address → length).
+    pinned: HashMap<usize, usize>,
     stats: DeviceStats,
 }
 
@@ -78,6 +80,7 @@ impl CudaDevice {
             kernel_cache: HashMap::new(),
             events: HashMap::new(),
             cublas: None,
+            pinned: HashMap::new(),
             stats: DeviceStats::default(),
         })
     }

@@ -15,6 +15,7 @@ pub(super) const CASES: &[(&str, CaseFn)] = &[
     ("memory::round_trip_odd_sizes", round_trip_odd_sizes),
     ("memory::offsets", offsets),
     ("memory::copy_between_and_within", copy_between_and_within),
+    ("memory::pinned_round_trip", pinned_round_trip),
     ("memory::zero_size_refused", zero_size_refused),
     ("memory::beyond_device_memory", beyond_device_memory),
     ("memory::stats_track_live_buffers", stats_track_live_buffers),
@@ -125,6 +126,24 @@ fn copy_between_and_within(cx: &mut Context<'_>) -> CaseResult {
     })?;
     ensure(got_a[2048..3072] == data[..1024], || {
         "copy within a buffer wrong".into()
+    })
+}
+
+fn pinned_round_trip(cx: &mut Context<'_>) -> CaseResult {
+    let data = data::random(DType::F32, 1 << 18, 11);
+    let mut back = vec![0u8; data.len()];
+    cx.device.pin(&data)?;
+    cx.device.pin(&back)?;
+    let buffer = cx.device.alloc(data.len() as u64)?;
+    let written = cx.device.write(&buffer, 0, &data);
+    let read = cx.device.read(&buffer, 0, &mut back);
+    cx.device.free(buffer)?;
+    cx.device.unpin(&data)?;
+    cx.device.unpin(&back)?;
+    written?;
+    read?;
+    ensure(back == data, || {
+        "round trip through pinned host memory changed the data".into()
     })
 }
 

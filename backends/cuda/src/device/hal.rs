@@ -252,6 +252,41 @@ impl Device for CudaDevice {
         self.stream_sync()
     }
 
+    fn pin(&mut self, host: &[u8]) -> Result<()> {
+        if host.is_empty() || self.pinned.contains_key(&(host.as_ptr() as usize)) {
+            return Ok(());
+        }
+        self.bind()?;
+        // SAFETY: registers a live host range; it is unregistered in unpin or Drop, and
+        // the HAL's contract keeps it allocated until then.
+        unsafe {
+            sys::cuMemHostRegister_v2(
+                host.as_ptr() as *mut c_void,
+                host.len(),
+                sys::CU_MEMHOSTREGISTER_PORTABLE,
+            )
+        }
+        .result()
+        .map_err(|e| driver_error("cuMemHostRegister", e))?;
+        self.pinned.insert(host.as_ptr() as usize, host.len());
+        Ok(())
+    }
+
+    fn unpin(&mut self, host: &[u8]) -> Result<()> {
+        if self.pinned.remove(&(host.as_ptr() as usize)).is_none() {
+            return Err(Error::invalid(
+                NAME,
+                "unpin of host memory that was not pinned",
+            ));
+        }
+        self.bind()?;
+        self.stream_sync()?;
+        // SAFETY: the range was registered by pin.
+        unsafe { sys::cuMemHostUnregister(host.as_ptr() as *mut c_void) }
+            .result()
+            .map_err(|e| driver_error("cuMemHostUnregister", e))
+    }
+
     fn record(&mut self) -> Result<Event> {
         self.bind()?;
         let event = result::event::create(sys::CUevent_flags::CU_EVENT_DEFAULT)
@@ -297,6 +332,9 @@ impl Drop for CudaDevice {
             let _ = result::stream::synchronize(self.stream);
             for (_, (ptr, _)) in self.buffers.drain() {
                 let _ = result::free_sync(ptr);
+            }
+            for (ptr, _) in self.pinned.drain() {
+                let _ = sys::cuMemHostUnregister(ptr as *mut c_void);
             }
             for (_, e) in self.events.drain() {
                 let _ = result::event::destroy(e);
