@@ -35,6 +35,7 @@
 //! skip the backend (`Unavailable`), skip the case (`Unsupported`), fix the call
 //! (`InvalidArgument`, `OutOfMemory`, `Compile`), or give up on the device (`DeviceLost`).
 
+pub mod checks;
 mod device;
 mod error;
 pub mod host;

@@ -24,8 +24,8 @@ mod sysinfo;
 use std::collections::HashMap;
 
 use halbench_hal::{
-    Arg, Backend, Buffer, DType, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error,
-    Kernel, KernelSource, Result,
+    checks, Arg, Backend, Buffer, DType, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims,
+    Error, Kernel, KernelSource, Result,
 };
 
 use launch::{KernelFn, Launch, Scalar};
@@ -126,14 +126,8 @@ impl CpuDevice {
 
 /// `offset..offset+len` inside a buffer of `size` bytes, as a usize range.
 fn range(size: usize, offset: u64, len: u64, what: &str) -> Result<std::ops::Range<usize>> {
-    let end = offset.checked_add(len).filter(|&e| e <= size as u64);
-    match end {
-        Some(end) => Ok(offset as usize..end as usize),
-        None => Err(Error::invalid(
-            NAME,
-            format!("{what} of {len} bytes at offset {offset} is outside a buffer of {size} bytes"),
-        )),
-    }
+    let r = checks::range(NAME, size as u64, offset, len, what)?;
+    Ok(r.start as usize..r.end as usize)
 }
 
 impl Device for CpuDevice {
@@ -142,9 +136,7 @@ impl Device for CpuDevice {
     }
 
     fn alloc(&mut self, bytes: u64) -> Result<Buffer> {
-        if bytes == 0 {
-            return Err(Error::invalid(NAME, "cannot allocate a zero-size buffer"));
-        }
+        checks::alloc_size(NAME, bytes, u64::MAX, "the address space")?;
         // The OS overcommits, so an allocation beyond memory would "succeed" and kill the
         // process later: refuse what is not available now.
         let available = halbench_hal::host::meminfo_bytes("MemAvailable").unwrap_or(u64::MAX);
@@ -204,9 +196,7 @@ impl Device for CpuDevice {
         let from = range(src_len, src_offset, bytes, "copy source")?;
         let to = range(dst_len, dst_offset, bytes, "copy destination")?;
         if src.id() == dst.id() {
-            if from.start < to.end && to.start < from.end {
-                return Err(Error::invalid(NAME, "copy ranges overlap"));
-            }
+            checks::no_overlap(NAME, true, src_offset, dst_offset, bytes)?;
             self.buffer_mut(dst)?
                 .as_mut_slice()
                 .copy_within(from, to.start);

@@ -9,8 +9,8 @@ use cudarc::cublas::{result as blas, sys as blas_sys};
 use cudarc::driver::result::{self, stream::StreamKind};
 use cudarc::driver::sys;
 use halbench_hal::{
-    Arg, Buffer, DType, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event,
-    Kernel, KernelSource, Result,
+    checks, Arg, Buffer, DType, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error,
+    Event, Kernel, KernelSource, Result,
 };
 
 use crate::{driver_error, nvrtc, NAME};
@@ -120,15 +120,8 @@ impl CudaDevice {
         let &(ptr, bytes) = self.buffers.get(&handle.id()).ok_or_else(|| {
             Error::invalid(NAME, format!("unknown or freed buffer {}", handle.id()))
         })?;
-        match offset.checked_add(len) {
-            Some(end) if end <= bytes => Ok(ptr + offset),
-            _ => Err(Error::invalid(
-                NAME,
-                format!(
-                    "{what} of {len} bytes at offset {offset} is outside a buffer of {bytes} bytes"
-                ),
-            )),
-        }
+        checks::range(NAME, bytes, offset, len, what)?;
+        Ok(ptr + offset)
     }
 
     fn stream_sync(&self) -> Result<()> {

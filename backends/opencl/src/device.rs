@@ -7,8 +7,8 @@ use std::ptr;
 use std::time::Duration;
 
 use halbench_hal::{
-    Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event, Kernel,
-    KernelSource, Result,
+    checks, Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event,
+    Kernel, KernelSource, Result,
 };
 use opencl3::command_queue::{
     enqueue_copy_buffer, enqueue_marker_with_wait_list, enqueue_nd_range_kernel,
@@ -117,16 +117,8 @@ impl ClDevice {
 
     fn range(&self, handle: &Buffer, offset: u64, len: u64, what: &str) -> Result<cl_mem> {
         let b = self.buffer(handle)?;
-        match offset.checked_add(len) {
-            Some(end) if end <= b.bytes => Ok(b.mem.get()),
-            _ => Err(Error::invalid(
-                NAME,
-                format!(
-                    "{what} of {len} bytes at offset {offset} is outside a buffer of {} bytes",
-                    b.bytes
-                ),
-            )),
-        }
+        checks::range(NAME, b.bytes, offset, len, what)?;
+        Ok(b.mem.get())
     }
 
     fn build(&mut self, source: &KernelSource) -> Result<&Program> {
@@ -181,18 +173,7 @@ impl Device for ClDevice {
     }
 
     fn alloc(&mut self, bytes: u64) -> Result<Buffer> {
-        if bytes == 0 {
-            return Err(Error::invalid(NAME, "cannot allocate a zero-size buffer"));
-        }
-        if bytes > self.max_alloc {
-            return Err(Error::out_of_memory(
-                NAME,
-                format!(
-                    "{bytes} bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE ({} bytes)",
-                    self.max_alloc
-                ),
-            ));
-        }
+        checks::alloc_size(NAME, bytes, self.max_alloc, "CL_DEVICE_MAX_MEM_ALLOC_SIZE")?;
         if self.stats.live_bytes + bytes > self.info.memory_bytes {
             return Err(Error::out_of_memory(
                 NAME,
@@ -289,12 +270,7 @@ impl Device for ClDevice {
     ) -> Result<()> {
         let from = self.range(src, src_offset, bytes, "copy source")?;
         let to = self.range(dst, dst_offset, bytes, "copy destination")?;
-        if src.id() == dst.id()
-            && src_offset < dst_offset + bytes
-            && dst_offset < src_offset + bytes
-        {
-            return Err(Error::invalid(NAME, "copy ranges overlap"));
-        }
+        checks::no_overlap(NAME, src.id() == dst.id(), src_offset, dst_offset, bytes)?;
         if bytes == 0 {
             return Ok(());
         }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ash::vk;
 use halbench_hal::{
-    Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event, Kernel,
-    KernelSource, Result,
+    checks, Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event,
+    Kernel, KernelSource, Result,
 };
 
 use crate::spirv::{self, CAPABILITY_FLOAT16, CAPABILITY_INT16, CAPABILITY_STORAGE_16BIT};
@@ -207,16 +207,7 @@ impl VkDevice {
 
     fn check_range(&self, handle: &Buffer, offset: u64, len: u64, what: &str) -> Result<()> {
         let b = self.buffer(handle)?;
-        match offset.checked_add(len) {
-            Some(end) if end <= b.bytes => Ok(()),
-            _ => Err(Error::invalid(
-                NAME,
-                format!(
-                    "{what} of {len} bytes at offset {offset} is outside a buffer of {} bytes",
-                    b.bytes
-                ),
-            )),
-        }
+        checks::range(NAME, b.bytes, offset, len, what).map(|_| ())
     }
 
     /// Starts recording if needed, and puts a full barrier before the next command so

@@ -8,18 +8,7 @@ impl Device for CudaDevice {
     }
 
     fn alloc(&mut self, bytes: u64) -> Result<Buffer> {
-        if bytes == 0 {
-            return Err(Error::invalid(NAME, "cannot allocate a zero-size buffer"));
-        }
-        if bytes > self.info.memory_bytes {
-            return Err(Error::out_of_memory(
-                NAME,
-                format!(
-                    "{bytes} bytes requested, the device has {}",
-                    self.info.memory_bytes
-                ),
-            ));
-        }
+        checks::alloc_size(NAME, bytes, self.info.memory_bytes, "the device's memory")?;
         self.bind()?;
         // SAFETY: a plain device allocation in the current context, freed in free/Drop.
         let ptr = unsafe { result::malloc_sync(bytes as usize) }
@@ -78,12 +67,7 @@ impl Device for CudaDevice {
     ) -> Result<()> {
         let from = self.address(src, src_offset, bytes, "copy source")?;
         let to = self.address(dst, dst_offset, bytes, "copy destination")?;
-        if src.id() == dst.id()
-            && src_offset < dst_offset + bytes
-            && dst_offset < src_offset + bytes
-        {
-            return Err(Error::invalid(NAME, "copy ranges overlap"));
-        }
+        checks::no_overlap(NAME, src.id() == dst.id(), src_offset, dst_offset, bytes)?;
         if bytes == 0 {
             return Ok(());
         }

@@ -24,18 +24,12 @@ impl Device for VkDevice {
     }
 
     fn alloc(&mut self, bytes: u64) -> Result<Buffer> {
-        if bytes == 0 {
-            return Err(Error::invalid(NAME, "cannot allocate a zero-size buffer"));
-        }
-        if bytes > self.caps.max_allocation {
-            return Err(Error::out_of_memory(
-                NAME,
-                format!(
-                    "{bytes} bytes exceeds maxMemoryAllocationSize ({} bytes)",
-                    self.caps.max_allocation
-                ),
-            ));
-        }
+        checks::alloc_size(
+            NAME,
+            bytes,
+            self.caps.max_allocation,
+            "maxMemoryAllocationSize",
+        )?;
         if self.stats.live_bytes + bytes > self.info.memory_bytes {
             return Err(Error::out_of_memory(
                 NAME,
@@ -124,12 +118,7 @@ impl Device for VkDevice {
     ) -> Result<()> {
         self.check_range(src, src_offset, bytes, "copy source")?;
         self.check_range(dst, dst_offset, bytes, "copy destination")?;
-        if src.id() == dst.id()
-            && src_offset < dst_offset + bytes
-            && dst_offset < src_offset + bytes
-        {
-            return Err(Error::invalid(NAME, "copy ranges overlap"));
-        }
+        checks::no_overlap(NAME, src.id() == dst.id(), src_offset, dst_offset, bytes)?;
         if bytes == 0 {
             return Ok(());
         }
