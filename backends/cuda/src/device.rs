@@ -147,6 +147,14 @@ impl CudaDevice {
         let handle = match self.cublas {
             Some(h) => h,
             None => {
+                // cudarc panics on a missing library: probe it first.
+                // SAFETY: only probes whether the library can be opened.
+                if !unsafe { blas_sys::is_culib_present() } {
+                    return Err(Error::unsupported(
+                        NAME,
+                        "libcublas could not be loaded; install cuBLAS for gemm_vendor",
+                    ));
+                }
                 let h = blas::create_handle()
                     .map_err(|e| Error::unsupported(NAME, format!("cuBLAS unavailable: {e:?}")))?;
                 // SAFETY: both handles are valid.
