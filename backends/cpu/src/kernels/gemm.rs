@@ -59,8 +59,10 @@ const MC: usize = 64; // rows of C per task
 const KC: usize = 256; // depth of one micro-kernel pass
 const PANELS_PER_TASK: usize = 8; // NR-wide column panels per task
 
-/// out[MR×NR, row stride ld] += a[kc×MR] · b[kc×NR], both packed k-major.
-type MicroKernel = unsafe fn(kc: usize, a: *const f32, b: *const f32, out: *mut f32, ld: usize);
+/// out[MR×NR, row stride ld] += a[kc×MR] · b[kc×NR]; A packed k-major, B rows `ldb` apart
+/// (NR when packed, N when read in place).
+type MicroKernel =
+    unsafe fn(kc: usize, a: *const f32, b: *const f32, ldb: usize, out: *mut f32, ld: usize);
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -72,6 +74,7 @@ mod x86 {
         kc: usize,
         a: *const f32,
         b: *const f32,
+        ldb: usize,
         out: *mut f32,
         ld: usize,
     ) {
@@ -80,8 +83,8 @@ mod x86 {
         unsafe {
             let mut c = [[_mm512_setzero_ps(); 2]; 8];
             for p in 0..kc {
-                let b0 = _mm512_loadu_ps(b.add(p * 32));
-                let b1 = _mm512_loadu_ps(b.add(p * 32 + 16));
+                let b0 = _mm512_loadu_ps(b.add(p * ldb));
+                let b1 = _mm512_loadu_ps(b.add(p * ldb + 16));
                 for (i, row) in c.iter_mut().enumerate() {
                     let ai = _mm512_set1_ps(*a.add(p * 8 + i));
                     row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
@@ -102,6 +105,7 @@ mod x86 {
         kc: usize,
         a: *const f32,
         b: *const f32,
+        ldb: usize,
         out: *mut f32,
         ld: usize,
     ) {
@@ -109,8 +113,8 @@ mod x86 {
         unsafe {
             let mut c = [[_mm256_setzero_ps(); 2]; 6];
             for p in 0..kc {
-                let b0 = _mm256_loadu_ps(b.add(p * 16));
-                let b1 = _mm256_loadu_ps(b.add(p * 16 + 8));
+                let b0 = _mm256_loadu_ps(b.add(p * ldb));
+                let b1 = _mm256_loadu_ps(b.add(p * ldb + 8));
                 for (i, row) in c.iter_mut().enumerate() {
                     let ai = _mm256_set1_ps(*a.add(p * 6 + i));
                     row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
@@ -127,16 +131,24 @@ mod x86 {
 }
 
 /// 4×8 in plain Rust, for CPUs without AVX2.
-unsafe fn micro_portable(kc: usize, a: *const f32, b: *const f32, out: *mut f32, ld: usize) {
-    // SAFETY: as for the x86 kernels, with 4×8 tiles.
-    let (a, b) = unsafe {
-        (
-            std::slice::from_raw_parts(a, kc * 4),
-            std::slice::from_raw_parts(b, kc * 8),
-        )
-    };
+unsafe fn micro_portable(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    out: *mut f32,
+    ld: usize,
+) {
     let mut c = [[0f32; 8]; 4];
-    for (av, bv) in a.chunks_exact(4).zip(b.chunks_exact(8)) {
+    for p in 0..kc {
+        // SAFETY: as for the x86 kernels, with 4×8 tiles: A holds kc×4 floats, and row p
+        // of B holds 8 floats at p·ldb.
+        let (av, bv) = unsafe {
+            (
+                std::slice::from_raw_parts(a.add(p * 4), 4),
+                std::slice::from_raw_parts(b.add(p * ldb), 8),
+            )
+        };
         for (row, &ai) in c.iter_mut().zip(av) {
             for (x, &bj) in row.iter_mut().zip(bv) {
                 *x += ai * bj;
@@ -189,13 +201,20 @@ fn tiled_with<T: Elem, const MR: usize, const NR: usize>(p: Problem<'_, T>, micr
     let Problem { a, b, c, m, n, k } = p;
     let panels = n.div_ceil(NR);
 
-    // B as [panel][k][NR], zero-padded past column n.
-    let mut packed_b = vec![0f32; panels * k * NR];
+    // For a few rows of f32, packing B would cost more than the product: the micro-kernel
+    // reads B's rows in place (stride n) for every full panel.
+    let direct_b = if m <= 2 * MR { T::as_f32(b) } else { None };
+    let full_panels = n / NR;
+
+    // B as [panel][k][NR], zero-padded past column n (when reading in place: only the
+    // last, partial panel).
+    let first_packed = if direct_b.is_some() { full_panels } else { 0 };
+    let mut packed_b = vec![0f32; (panels - first_packed) * k * NR];
     packed_b
         .par_chunks_mut(k * NR)
         .enumerate()
-        .for_each(|(jp, panel)| {
-            let j0 = jp * NR;
+        .for_each(|(p, panel)| {
+            let j0 = (first_packed + p) * NR;
             let width = NR.min(n - j0);
             for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
                 T::load(&b[kk * n + j0..][..width], &mut dst[..width]);
@@ -234,14 +253,21 @@ fn tiled_with<T: Elem, const MR: usize, const NR: usize>(p: Problem<'_, T>, micr
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
                 for jp in 0..task_panels {
-                    let bp = &packed_b[((jp0 + jp) * k + pc) * NR..][..kc * NR];
+                    let panel = jp0 + jp;
+                    let (bp, ldb) = match direct_b {
+                        Some(b) if panel < full_panels => (&b[pc * n + panel * NR..], n),
+                        _ => (&packed_b[((panel - first_packed) * k + pc) * NR..], NR),
+                    };
                     for s in 0..strips {
                         let ap = &packed_a[(s * k + pc) * MR..][..kc * MR];
                         let window = &mut acc[s * MR * ld + jp * NR..][..(MR - 1) * ld + NR];
                         // SAFETY: `micro` was chosen for features detected at run time;
-                        // ap and bp hold kc×MR and kc×NR floats, and `window` holds an
-                        // MR×NR tile with row stride ld.
-                        unsafe { micro(kc, ap.as_ptr(), bp.as_ptr(), window.as_mut_ptr(), ld) };
+                        // ap holds kc×MR floats, bp has kc rows of NR floats `ldb` apart
+                        // (a full panel of B in place, or a packed one), and `window` holds
+                        // an MR×NR tile with row stride ld.
+                        unsafe {
+                            micro(kc, ap.as_ptr(), bp.as_ptr(), ldb, window.as_mut_ptr(), ld)
+                        };
                     }
                 }
             }
