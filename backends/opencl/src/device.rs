@@ -121,39 +121,6 @@ impl ClDevice {
         Ok(b.mem.get())
     }
 
-    fn build(&mut self, source: &KernelSource) -> Result<&Program> {
-        let compile_error = |log: String| Error::Compile {
-            backend: NAME.into(),
-            kernel: source.name.clone(),
-            dialect: Dialect::OpenClC,
-            log,
-        };
-        let mut options = String::from("-cl-std=CL1.2");
-        for (k, v) in &source.defines {
-            let ok = |s: &str| {
-                !s.is_empty()
-                    && s.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_.-+".contains(c))
-            };
-            if !ok(k) || !ok(v) {
-                return Err(Error::invalid(
-                    NAME,
-                    format!("bad define `{k}={v}` for kernel `{}`", source.name),
-                ));
-            }
-            options.push_str(&format!(" -D{k}={v}"));
-        }
-        let key = (source.code.to_vec(), options.clone());
-        if !self.programs.contains_key(&key) {
-            let text = std::str::from_utf8(&source.code)
-                .map_err(|_| compile_error("the source is not UTF-8".into()))?;
-            let program = Program::create_and_build_from_source(&self.context, text, &options)
-                .map_err(compile_error)?;
-            self.programs.insert(key.clone(), program);
-        }
-        Ok(&self.programs[&key])
-    }
-
     fn enqueue_error(&self, what: &str, code: cl_int) -> Error {
         match code {
             CL_MEM_OBJECT_ALLOCATION_FAILURE | CL_OUT_OF_RESOURCES | CL_OUT_OF_HOST_MEMORY => {
@@ -293,51 +260,7 @@ impl Device for ClDevice {
     }
 
     fn compile(&mut self, source: &KernelSource) -> Result<Kernel> {
-        if source.dialect != Dialect::OpenClC {
-            return Err(Error::unsupported(
-                NAME,
-                format!(
-                    "kernel `{}`: OpenCL takes OpenCL C, not {}",
-                    source.name, source.dialect
-                ),
-            ));
-        }
-        let defines: Vec<String> = source
-            .defines
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let key = (
-            source.code.to_vec(),
-            defines.join(" "),
-            source.entry.clone(),
-        );
-        if let Some(&id) = self.kernel_cache.get(&key) {
-            self.stats.compile_cache_hits += 1;
-            return Ok(Kernel::from_raw(self.id, id));
-        }
-        let program = self.build(source)?;
-        let kernel = ClKernel::create(program, &source.entry).map_err(|e| Error::Compile {
-            backend: NAME.into(),
-            kernel: source.name.clone(),
-            dialect: Dialect::OpenClC,
-            log: format!("no kernel `{}` in the program: {e}", source.entry),
-        })?;
-        let num_args: u32 = get_kernel_info(kernel.get(), CL_KERNEL_NUM_ARGS)
-            .map_err(|code| cl_error("clGetKernelInfo", code))?
-            .into();
-        let id = self.fresh_id();
-        self.kernels.insert(
-            id,
-            CompiledKernel {
-                name: source.name.clone(),
-                kernel,
-                num_args,
-            },
-        );
-        self.kernel_cache.insert(key, id);
-        self.stats.compiles += 1;
-        Ok(Kernel::from_raw(self.id, id))
+        self.build_kernel(source)
     }
 
     fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
@@ -454,3 +377,5 @@ impl Device for ClDevice {
         self.stats
     }
 }
+
+mod program;

@@ -11,6 +11,7 @@
 //! `halbench conformance`, and CI.
 
 mod hal_cases;
+mod launch_cases;
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};

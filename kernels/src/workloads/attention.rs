@@ -1,5 +1,5 @@
-//! Attention: prefill (Q, K, V of a whole sequence, causal or not) and decode (one query
-//! token against a KV cache), both with grouped KV heads (query head h reads KV head
+//! Attention: prefill (Q, K, V of a whole sequence, causal or not; here) and decode (one
+//! query token against a KV cache; `decode.rs`), both with grouped KV heads (query head h reads KV head
 //! h / (H / Hkv)) and scale 1/sqrt(D).
 //!
 //! The reference is the textbook two-pass softmax in f64 per query row; the kernels use
@@ -14,22 +14,21 @@ use crate::workloads::MAX_GROUPS;
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 pub(crate) struct Prefill;
-pub(crate) struct Decode;
 
 /// The dimensions both workloads share; `keys` is S (prefill) or L (decode), `queries`
 /// is S (prefill) or 1 (decode).
 #[derive(Clone, Copy)]
-struct Dimensions {
-    b: u64,
-    h: u64,
-    hkv: u64,
-    queries: u64,
-    keys: u64,
-    d: u64,
-    causal: bool,
+pub(super) struct Dimensions {
+    pub(super) b: u64,
+    pub(super) h: u64,
+    pub(super) hkv: u64,
+    pub(super) queries: u64,
+    pub(super) keys: u64,
+    pub(super) d: u64,
+    pub(super) causal: bool,
 }
 
-fn dimensions(shape: &Shape) -> Dimensions {
+pub(super) fn dimensions(shape: &Shape) -> Dimensions {
     match *shape {
         Shape::Prefill {
             b,
@@ -69,12 +68,12 @@ fn dimensions(shape: &Shape) -> Dimensions {
 }
 
 impl Dimensions {
-    fn scale(&self) -> f32 {
+    pub(super) fn scale(&self) -> f32 {
         1.0 / (self.d as f32).sqrt()
     }
 
     /// The inputs Q, K, V and the output O.
-    fn buffers(&self, dtype: DType) -> Vec<BufferSpec> {
+    pub(super) fn buffers(&self, dtype: DType) -> Vec<BufferSpec> {
         let size = dtype.size() as u64;
         let q = self.b * self.h * self.queries * self.d;
         let kv = self.b * self.hkv * self.keys * self.d;
@@ -86,11 +85,11 @@ impl Dimensions {
         ]
     }
 
-    fn heads(&self) -> [PlanArg; 5] {
+    pub(super) fn heads(&self) -> [PlanArg; 5] {
         [self.b, self.h, self.hkv, self.keys, self.d].map(|v| PlanArg::U32(v as u32))
     }
 
-    fn cost(&self, dtype: DType) -> Cost {
+    pub(super) fn cost(&self, dtype: DType) -> Cost {
         let (b, h, q, k, d) = (
             self.b as f64,
             self.h as f64,
@@ -107,7 +106,7 @@ impl Dimensions {
     }
 
     /// Checks sampled query rows against the f64 two-pass reference.
-    fn check(&self, dtype: DType, plan: &Plan, out: &[u8]) -> Validation {
+    pub(super) fn check(&self, dtype: DType, plan: &Plan, out: &[u8]) -> Validation {
         let (d, keys, queries) = (self.d as usize, self.keys as usize, self.queries as usize);
         let group = (self.h / self.hkv) as usize;
         let (q, k, v) = (plan.data(0), plan.data(1), plan.data(2));
@@ -166,7 +165,7 @@ impl Dimensions {
     }
 }
 
-fn launch(kernel: &'static str, dtype: DType, dims: Dims, args: Vec<PlanArg>) -> Step {
+pub(super) fn launch(kernel: &'static str, dtype: DType, dims: Dims, args: Vec<PlanArg>) -> Step {
     Step::Launch {
         kernel,
         dtype,
@@ -178,7 +177,13 @@ fn launch(kernel: &'static str, dtype: DType, dims: Dims, args: Vec<PlanArg>) ->
 
 /// A launch whose source kernels keep a row of D floats per work-item: `D_MAX` (D
 /// rounded up to 16) sizes those arrays at compile time.
-fn launch_rows(kernel: &'static str, dtype: DType, d: u64, dims: Dims, args: Vec<PlanArg>) -> Step {
+pub(super) fn launch_rows(
+    kernel: &'static str,
+    dtype: DType,
+    d: u64,
+    dims: Dims,
+    args: Vec<PlanArg>,
+) -> Step {
     Step::Launch {
         kernel,
         dtype,
@@ -188,11 +193,11 @@ fn launch_rows(kernel: &'static str, dtype: DType, d: u64, dims: Dims, args: Vec
     }
 }
 
-fn buf(i: usize) -> PlanArg {
+pub(super) fn buf(i: usize) -> PlanArg {
     PlanArg::Buffer(i)
 }
 
-fn u32_arg(v: u64) -> PlanArg {
+pub(super) fn u32_arg(v: u64) -> PlanArg {
     PlanArg::U32(v as u32)
 }
 
@@ -313,142 +318,6 @@ impl Workload for Prefill {
                 ]
                 .concat(),
             )]
-        };
-        Plan {
-            buffers,
-            steps,
-            output: Output::Buffer(3),
-        }
-    }
-
-    fn check(&self, dtype: DType, shape: &Shape, plan: &Plan, out: &[u8]) -> Validation {
-        dimensions(shape).check(dtype, plan, out)
-    }
-}
-
-fn decode(b: u64, h: u64, hkv: u64, l: u64, d: u64) -> Shape {
-    Shape::Decode { b, h, hkv, l, d }
-}
-
-/// KV splits for split_kv: enough (batch × KV head × split) tasks to fill the device
-/// twice over, no split shorter than 256 keys, and none longer than 4096 (a split is one
-/// work-group's loop, and some drivers cap loop iterations).
-fn splits(x: &Dimensions, info: &DeviceInfo) -> u64 {
-    let tasks = x.b * x.hkv;
-    let wanted = (2 * u64::from(info.compute_units.max(1))).div_ceil(tasks);
-    wanted
-        .clamp(1, (x.keys / 256).max(1))
-        .max(x.keys.div_ceil(4096))
-}
-
-impl Workload for Decode {
-    fn name(&self) -> &'static str {
-        "attention.decode"
-    }
-
-    fn variants(&self) -> &'static [&'static str] {
-        &["naive", "split_kv"]
-    }
-
-    fn dtypes(&self) -> &'static [DType] {
-        &DType::ALL
-    }
-
-    fn shape_kind(&self) -> ShapeKind {
-        ShapeKind::Decode
-    }
-
-    fn bound(&self) -> Bound {
-        Bound::Memory
-    }
-
-    fn shapes(&self, scale: Scale, _info: &DeviceInfo) -> Vec<Shape> {
-        match scale {
-            // The last has L·(2D+1) > 65535, as for prefill.
-            Scale::Smoke => vec![
-                decode(2, 4, 2, 100, 16),
-                decode(1, 3, 1, 1000, 24),
-                decode(1, 2, 1, 3000, 32),
-            ],
-            Scale::Quick => vec![decode(4, 16, 4, 4096, 128)],
-            Scale::Full => vec![decode(8, 32, 8, 4096, 128), decode(16, 32, 8, 16384, 128)],
-        }
-    }
-
-    fn cost(&self, shape: &Shape, dtype: DType) -> Cost {
-        dimensions(shape).cost(dtype)
-    }
-
-    fn plan(&self, variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
-        let x = dimensions(shape);
-        let mut buffers = x.buffers(dtype);
-        let bh = x.b * x.h;
-        let scale = PlanArg::F32(x.scale());
-        let steps = if variant == "naive" {
-            buffers.push(BufferSpec::output("attn.scores", bh * x.keys * 4));
-            vec![
-                launch(
-                    "attn_decode_scores",
-                    dtype,
-                    Dims {
-                        groups: [groups(x.keys, 256), bh as u32, 1],
-                        threads: [256, 1, 1],
-                    },
-                    [&[buf(0), buf(1), buf(4)][..], &x.heads(), &[scale]].concat(),
-                ),
-                launch(
-                    "softmax_rows",
-                    DType::F32,
-                    Dims::linear((bh as u32).min(MAX_GROUPS), 256),
-                    vec![buf(4), u32_arg(bh), u32_arg(x.keys)],
-                ),
-                launch(
-                    "attn_decode_pv",
-                    dtype,
-                    Dims {
-                        groups: [groups(x.d, 64), bh as u32, 1],
-                        threads: [64, 1, 1],
-                    },
-                    [&[buf(4), buf(2), buf(3)][..], &x.heads()].concat(),
-                ),
-            ]
-        } else {
-            let splits = splits(&x, info);
-            buffers.push(BufferSpec::output(
-                "attn.partial",
-                bh * splits * (x.d + 2) * 4,
-            ));
-            vec![
-                launch_rows(
-                    "attn_decode_split",
-                    dtype,
-                    x.d,
-                    // One group of 64 per (split, head).
-                    Dims {
-                        groups: [splits as u32, bh as u32, 1],
-                        threads: [64, 1, 1],
-                    },
-                    [
-                        &[buf(0), buf(1), buf(2), buf(4)][..],
-                        &x.heads(),
-                        &[u32_arg(splits), scale],
-                    ]
-                    .concat(),
-                ),
-                launch(
-                    "attn_decode_combine",
-                    dtype,
-                    Dims::linear(bh as u32, 128),
-                    vec![
-                        buf(4),
-                        buf(3),
-                        u32_arg(x.b),
-                        u32_arg(x.h),
-                        u32_arg(x.d),
-                        u32_arg(splits),
-                    ],
-                ),
-            ]
         };
         Plan {
             buffers,

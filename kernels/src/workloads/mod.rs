@@ -1,6 +1,7 @@
 //! The registry of workloads.
 
 mod attention;
+mod decode;
 mod gemm;
 mod stream;
 mod transfer;
@@ -18,7 +19,7 @@ static ALL: [&dyn Workload; 11] = [
     &transfer::Transfer(transfer::Direction::DeviceToDevice),
     &gemm::Gemm,
     &attention::Prefill,
-    &attention::Decode,
+    &decode::Decode,
 ];
 
 /// Every workload, in the order results are listed.

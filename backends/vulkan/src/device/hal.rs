@@ -2,22 +2,6 @@
 
 use super::*;
 
-/// The first device feature a module's capabilities need that the device lacks.
-pub(crate) fn missing_feature(capabilities: &[u32], caps: &Caps) -> Option<&'static str> {
-    [
-        (CAPABILITY_FLOAT16, caps.float16, "shaderFloat16"),
-        (CAPABILITY_INT16, caps.int16, "shaderInt16"),
-        (
-            CAPABILITY_STORAGE_16BIT,
-            caps.storage16,
-            "storageBuffer16BitAccess",
-        ),
-    ]
-    .into_iter()
-    .find(|(cap, have, _)| capabilities.contains(cap) && !have)
-    .map(|(_, _, feature)| feature)
-}
-
 impl Device for VkDevice {
     fn info(&self) -> &DeviceInfo {
         &self.info
@@ -135,114 +119,7 @@ impl Device for VkDevice {
     }
 
     fn compile(&mut self, source: &KernelSource) -> Result<Kernel> {
-        if source.dialect != Dialect::SpirV {
-            return Err(Error::unsupported(
-                NAME,
-                format!(
-                    "kernel `{}`: Vulkan takes SPIR-V, not {}",
-                    source.name, source.dialect
-                ),
-            ));
-        }
-        let key = (
-            source.code.to_vec(),
-            source.defines.clone(),
-            source.entry.clone(),
-        );
-        if let Some(&id) = self.kernel_cache.get(&key) {
-            self.stats.compile_cache_hits += 1;
-            return Ok(Kernel::from_raw(self.id, id));
-        }
-        let compile_error = |log: String| Error::Compile {
-            backend: NAME.into(),
-            kernel: source.name.clone(),
-            dialect: Dialect::SpirV,
-            log,
-        };
-        let module = spirv::parse(&source.code, &source.entry).map_err(compile_error)?;
-        if let Some(feature) = missing_feature(&module.capabilities, &self.caps) {
-            return Err(Error::unsupported(
-                NAME,
-                format!(
-                    "kernel `{}` needs {feature}, which {} lacks",
-                    source.name,
-                    self.info.key()
-                ),
-            ));
-        }
-        // Defines name specialisation constants; those the module does not declare are
-        // ignored, like an unused -D.
-        let mut spec = Vec::new();
-        for (name, value) in &source.defines {
-            if let Some(&id) = module.spec_ids.get(name) {
-                let bits = value
-                    .parse::<u32>()
-                    .or_else(|_| value.parse::<i32>().map(|v| v as u32))
-                    .or_else(|_| value.parse::<f32>().map(f32::to_bits))
-                    .map_err(|_| {
-                        Error::invalid(NAME, format!("define {name}={value} is not a number"))
-                    })?;
-                spec.push((id, bits));
-            }
-        }
-        let bindings: Vec<vk::DescriptorSetLayoutBinding> = (0..module.bindings)
-            .map(|b| {
-                vk::DescriptorSetLayoutBinding::default()
-                    .binding(b)
-                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
-                    .descriptor_count(1)
-                    .stage_flags(vk::ShaderStageFlags::COMPUTE)
-            })
-            .collect();
-        // SAFETY: valid create infos; everything is destroyed in Drop (or here on failure).
-        let (shader, set_layout, layout) = unsafe {
-            let shader = self
-                .device
-                .create_shader_module(
-                    &vk::ShaderModuleCreateInfo::default().code(&module.words),
-                    None,
-                )
-                .map_err(|r| compile_error(format!("vkCreateShaderModule: {r}")))?;
-            let set_layout = self
-                .device
-                .create_descriptor_set_layout(
-                    &vk::DescriptorSetLayoutCreateInfo::default().bindings(&bindings),
-                    None,
-                )
-                .map_err(|r| vk_error("vkCreateDescriptorSetLayout", r))?;
-            let layouts = [set_layout];
-            let ranges = [vk::PushConstantRange {
-                stage_flags: vk::ShaderStageFlags::COMPUTE,
-                offset: 0,
-                size: PUSH_BYTES,
-            }];
-            let layout = self
-                .device
-                .create_pipeline_layout(
-                    &vk::PipelineLayoutCreateInfo::default()
-                        .set_layouts(&layouts)
-                        .push_constant_ranges(&ranges),
-                    None,
-                )
-                .map_err(|r| vk_error("vkCreatePipelineLayout", r))?;
-            (shader, set_layout, layout)
-        };
-        let id = self.fresh_id();
-        self.kernels.insert(
-            id,
-            VkKernel {
-                name: source.name.clone(),
-                shader,
-                set_layout,
-                layout,
-                bindings: module.bindings,
-                spec,
-                pipelines: HashMap::new(),
-            },
-        );
-        self.kernel_cache.insert(key, id);
-        self.stats.compiles += 1;
-        Ok(Kernel::from_raw(self.id, id))
+        self.build_kernel(source)
     }
 
     fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
@@ -445,43 +322,5 @@ impl Drop for VkDevice {
             self.device.destroy_device(None);
         }
         let _ = &self.instance;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_16bit_feature_is_named() {
-        let half = crate::spirv::parse(
-            include_bytes!("../../../../kernels/spv/gemm_naive.f16.spv"),
-            "main",
-        )
-        .unwrap();
-        let full = Caps {
-            storage16: true,
-            float16: true,
-            int16: true,
-            ..Caps::default()
-        };
-        assert_eq!(missing_feature(&half.capabilities, &full), None);
-        let no16 = Caps {
-            storage16: false,
-            ..full
-        };
-        assert_eq!(
-            missing_feature(&half.capabilities, &no16),
-            Some("storageBuffer16BitAccess")
-        );
-        let f32_module = crate::spirv::parse(
-            include_bytes!("../../../../kernels/spv/gemm_naive.f32.spv"),
-            "main",
-        )
-        .unwrap();
-        assert_eq!(
-            missing_feature(&f32_module.capabilities, &Caps::default()),
-            None
-        );
     }
 }
