@@ -11,6 +11,7 @@
 //! Exit codes: 0 success, 1 a case failed or errored (or a required backend is missing,
 //! or a file could not be written), 2 usage errors.
 
+mod compare;
 mod harness;
 mod output;
 mod registry;
@@ -49,6 +50,17 @@ enum Command {
         backend: Vec<String>,
         /// Run only trials whose name contains this.
         filter: Option<String>,
+    },
+    /// Compare two result files: faster / same / slower beyond threshold and noise, and
+    /// status changes. Exits 1 on a regression (the CI gate).
+    Compare {
+        base: PathBuf,
+        new: PathBuf,
+        /// Smallest change that counts, in percent (the runs' measured noise widens it).
+        #[arg(long, default_value_t = 10.0)]
+        threshold: f64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Print the JSON schema of the results document.
     #[command(hide = true)]
@@ -108,6 +120,12 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Devices { json }) => run::devices(json),
         Some(Command::Conformance { backend, filter }) => run::conformance(&backend, filter),
+        Some(Command::Compare {
+            base,
+            new,
+            threshold,
+            format,
+        }) => run::compare(&base, &new, threshold, format),
         Some(Command::Schema) => {
             print!("{}", results::schema_json());
             ExitCode::SUCCESS

@@ -316,3 +316,49 @@ pub fn conformance(names: &[String], filter: Option<String>) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+pub fn compare(
+    base: &std::path::Path,
+    new: &std::path::Path,
+    threshold: f64,
+    format: Format,
+) -> ExitCode {
+    if !(threshold.is_finite() && threshold >= 0.0) {
+        return usage(UsageError(format!(
+            "--threshold must be a non-negative percentage, got {threshold}"
+        )));
+    }
+    let (b, n) = match (crate::compare::load(base), crate::compare::load(new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(e), _) | (_, Err(e)) => return usage(UsageError(e)),
+    };
+    let rows = crate::compare::compare(&b, &n, threshold / 100.0);
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        ),
+        Format::Table | Format::Markdown => {
+            println!(
+                "{}",
+                crate::compare::table(&rows, matches!(format, Format::Markdown))
+            )
+        }
+    }
+    let regressions: Vec<&str> = rows
+        .iter()
+        .filter(|c| c.verdict.is_regression())
+        .map(|c| c.key.as_str())
+        .collect();
+    if regressions.is_empty() {
+        eprintln!("no regression ({} cases compared)", rows.len());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "{} regression(s): {}",
+            regressions.len(),
+            regressions.join(", ")
+        );
+        ExitCode::from(FAILURE)
+    }
+}

@@ -1,0 +1,138 @@
+//! `halbench compare`: the regression gate's verdicts and exit codes. The base comes from a
+//! real smoke run; its measured noise is then set to a known 2% so the verdicts do not
+//! depend on how busy the test machine is.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn halbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_halbench"))
+        .args(args)
+        .env_remove("HALBENCH_REQUIRE")
+        .output()
+        .expect("halbench runs")
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("halbench-compare-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A real smoke run, with every case's cv set to 0.02.
+fn base(dir: &Path) -> Value {
+    let path = dir.join("base.json");
+    let out = halbench(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--scale",
+        "smoke",
+        "--workload",
+        "stream.*",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for r in doc["results"].as_array_mut().unwrap() {
+        r["timing"]["cv"] = 0.02.into();
+    }
+    doc
+}
+
+fn save(dir: &Path, name: &str, doc: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string(doc).unwrap()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn compare(a: &str, b: &str) -> (Option<i32>, String, String) {
+    let out = halbench(&["compare", a, b, "--format", "markdown"]);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_run_against_itself_is_not_a_regression() {
+    let d = dir("self");
+    let a = save(&d, "a.json", &base(&d));
+    let (code, stdout, stderr) = compare(&a, &a);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("| same"), "{stdout}");
+    assert!(!stdout.contains("slower"));
+}
+
+#[test]
+fn twice_as_slow_is_a_regression_named_in_the_output() {
+    let d = dir("slower");
+    let doc = base(&d);
+    let mut slow = doc.clone();
+    let case = &mut slow["results"][2];
+    let median = case["timing"]["median_s"].as_f64().unwrap();
+    case["timing"]["median_s"] = (2.0 * median).into();
+    let name = format!(
+        "cpu:0/{}/default/f32/{}",
+        case["workload"].as_str().unwrap(),
+        case["shape"].as_str().unwrap()
+    );
+    let (code, stdout, stderr) = compare(&save(&d, "a.json", &doc), &save(&d, "b.json", &slow));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains(&name), "{stderr}");
+    assert!(stdout.contains("| slower"), "{stdout}");
+    // 5% slower sits inside the 10% threshold.
+    let mut barely = doc.clone();
+    barely["results"][2]["timing"]["median_s"] = (1.05 * median).into();
+    let (code, _, _) = compare(&save(&d, "a.json", &doc), &save(&d, "c.json", &barely));
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn passed_to_failed_is_a_regression() {
+    let d = dir("broke");
+    let doc = base(&d);
+    let mut broke = doc.clone();
+    broke["results"][0]["status"] = "failed".into();
+    let (code, stdout, stderr) = compare(&save(&d, "a.json", &doc), &save(&d, "b.json", &broke));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("| broke"), "{stdout}");
+    // The other way round is a fix, not a regression; a vanished case is listed.
+    let mut fewer = doc.clone();
+    fewer["results"].as_array_mut().unwrap().pop();
+    let (code, stdout, _) = compare(&save(&d, "c.json", &broke), &save(&d, "d.json", &fewer));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("| fixed") && stdout.contains("| missing"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn malformed_or_foreign_files_are_clear_errors() {
+    let d = dir("bad");
+    let good = save(&d, "a.json", &base(&d));
+    let garbage = d.join("garbage.json");
+    std::fs::write(&garbage, "{ not json").unwrap();
+    let (code, _, stderr) = compare(&good, garbage.to_str().unwrap());
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("is not JSON"), "{stderr}");
+    let mut future = base(&d);
+    future["schema_version"] = 99.into();
+    let (code, _, stderr) = compare(&good, &save(&d, "future.json", &future));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("schema_version 99"), "{stderr}");
+    let (code, _, stderr) = compare(&good, d.join("missing.json").to_str().unwrap());
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
