@@ -71,17 +71,4 @@ impl Error {
             message: message.into(),
         }
     }
-
-    /// The short name of the variant, as results and logs record it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Error::Unavailable { .. } => "unavailable",
-            Error::Unsupported { .. } => "unsupported",
-            Error::InvalidArgument { .. } => "invalid_argument",
-            Error::OutOfMemory { .. } => "out_of_memory",
-            Error::Compile { .. } => "compile",
-            Error::DeviceLost { .. } => "device_lost",
-            Error::Backend { .. } => "backend",
-        }
-    }
 }

@@ -136,14 +136,6 @@ impl Dims {
         }
     }
 
-    /// Total number of invocations, or `None` if it overflows u64 (it cannot for u32 dims,
-    /// but the product is what a backend must check against its own limits).
-    pub fn total_threads(&self) -> u64 {
-        (0..3)
-            .map(|i| u64::from(self.groups[i]) * u64::from(self.threads[i]))
-            .product()
-    }
-
     /// Rejects empty launches; backends add their own limits on top.
     pub fn validate(&self) -> Result<(), String> {
         if self.groups.contains(&0) || self.threads.contains(&0) {
