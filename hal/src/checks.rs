@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::{Error, Result};
+use crate::{Dims, Error, Result};
 
 /// `offset..offset + len` inside a buffer of `size` bytes, or `InvalidArgument` naming
 /// what was attempted (`write`, `copy source`, …). Overflow counts as outside.
@@ -38,6 +38,19 @@ pub fn alloc_size(backend: &str, bytes: u64, limit: u64, limit_name: &str) -> Re
             backend,
             format!("{bytes} bytes requested, {limit_name} is {limit} bytes"),
         ));
+    }
+    Ok(())
+}
+
+/// Refuses empty launches and work-groups larger than the device runs.
+pub fn launch(backend: &str, kernel: &str, dims: &Dims, max_threads_per_group: u32) -> Result<()> {
+    let fail = |m: String| Error::invalid(backend, format!("kernel `{kernel}`: {m}"));
+    dims.validate().map_err(fail)?;
+    let group: u64 = dims.threads.iter().map(|&t| u64::from(t)).product();
+    if group > u64::from(max_threads_per_group) {
+        return Err(fail(format!(
+            "{group} threads per group exceeds the device's {max_threads_per_group}"
+        )));
     }
     Ok(())
 }

@@ -19,7 +19,8 @@
 //!
 //!   Handles: Buffer, Kernel, Event — opaque ids tagged with their device, not Clone.
 //!   free(Buffer) and elapsed(Event, Event) consume them; a handle from another device,
-//!   or one already freed, is Error::InvalidArgument, never a panic or UB.
+//!   or one already freed, is Error::InvalidArgument, never a panic or UB. Backends keep
+//!   native objects in a `Slab`, which makes that so, and check arguments with `checks`.
 //! ```
 //!
 //! Ordering: every device has one in-order queue. `write` and `read` block and are
@@ -40,9 +41,11 @@ mod device;
 mod error;
 pub mod host;
 mod info;
+mod slab;
 mod types;
 
 pub use device::{Backend, Buffer, Device, DeviceId, DeviceStats, Event, Kernel};
 pub use error::{Error, Result};
 pub use info::{DeviceInfo, Features, Peak};
+pub use slab::Slab;
 pub use types::{Arg, DType, Dialect, Dims, KernelSource};

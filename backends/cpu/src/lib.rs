@@ -8,8 +8,8 @@
 //!
 //! ```text
 //!   CpuDevice
-//!     buffers: id ─► AlignedBytes        (HashMap; ids never reused, so a freed
-//!     kernels: id ─► (name, KernelFn)     handle is simply unknown)
+//!     buffers: Slab<AlignedBytes>       (ids never reused, so a freed handle is
+//!     kernels: Slab<(name, KernelFn)>     simply unknown)
 //!     cache:   (name, defines) ─► kernel id
 //!   launch: take the argument buffers out of the map (so a buffer passed twice is caught),
 //!           run the kernel on borrowed slices, put them back.
@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use halbench_hal::{
     checks, Arg, Backend, Buffer, DType, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims,
-    Error, Kernel, KernelSource, Result,
+    Error, Kernel, KernelSource, Result, Slab,
 };
 
 use launch::{KernelFn, Launch, Scalar};
@@ -74,53 +74,31 @@ struct CpuKernel {
 pub struct CpuDevice {
     id: DeviceId,
     info: DeviceInfo,
-    next_id: u64,
-    buffers: HashMap<u64, AlignedBytes>,
-    kernels: HashMap<u64, CpuKernel>,
+    buffers: Slab<AlignedBytes>,
+    kernels: Slab<CpuKernel>,
     cache: HashMap<(String, Vec<(String, String)>), u64>,
     stats: DeviceStats,
 }
 
 impl CpuDevice {
     fn new() -> Self {
+        let id = DeviceId::fresh();
         CpuDevice {
-            id: DeviceId::fresh(),
+            id,
             info: sysinfo::describe(rayon::current_num_threads()),
-            next_id: 1,
-            buffers: HashMap::new(),
-            kernels: HashMap::new(),
+            buffers: Slab::new(NAME, "buffer", id),
+            kernels: Slab::new(NAME, "kernel", id),
             cache: HashMap::new(),
             stats: DeviceStats::default(),
         }
     }
 
-    fn fresh_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    fn check_device(&self, device: DeviceId, what: &str) -> Result<()> {
-        if device != self.id {
-            return Err(Error::invalid(
-                NAME,
-                format!("{what} belongs to another device"),
-            ));
-        }
-        Ok(())
-    }
-
     fn buffer(&self, handle: &Buffer) -> Result<&AlignedBytes> {
-        self.check_device(handle.device(), "buffer")?;
-        self.buffers
-            .get(&handle.id())
-            .ok_or_else(|| Error::invalid(NAME, format!("unknown or freed buffer {}", handle.id())))
+        self.buffers.get(handle.device(), handle.id())
     }
 
     fn buffer_mut(&mut self, handle: &Buffer) -> Result<&mut AlignedBytes> {
-        self.check_device(handle.device(), "buffer")?;
-        self.buffers
-            .get_mut(&handle.id())
-            .ok_or_else(|| Error::invalid(NAME, format!("unknown or freed buffer {}", handle.id())))
+        self.buffers.get_mut(handle.device(), handle.id())
     }
 }
 
@@ -153,19 +131,16 @@ impl Device for CpuDevice {
             return Err(too_big());
         }
         let memory = AlignedBytes::zeroed(bytes as usize).ok_or_else(too_big)?;
-        let id = self.fresh_id();
-        self.buffers.insert(id, memory);
+        let id = self.buffers.insert(memory);
         self.stats.live_buffers += 1;
         self.stats.live_bytes += bytes;
         Ok(Buffer::from_raw(self.id, id))
     }
 
     fn free(&mut self, buffer: Buffer) -> Result<()> {
-        self.buffer(&buffer)?;
-        if let Some(memory) = self.buffers.remove(&buffer.id()) {
-            self.stats.live_buffers -= 1;
-            self.stats.live_bytes -= memory.len() as u64;
-        }
+        let memory = self.buffers.remove(buffer.device(), buffer.id())?;
+        self.stats.live_buffers -= 1;
+        self.stats.live_bytes -= memory.len() as u64;
         Ok(())
     }
 
@@ -202,17 +177,12 @@ impl Device for CpuDevice {
                 .copy_within(from, to.start);
             return Ok(());
         }
-        let source = self.buffers.remove(&src.id());
-        let result = match (&source, self.buffers.get_mut(&dst.id())) {
-            (Some(s), Some(d)) => {
-                kernels::parallel_copy(&s.as_slice()[from], &mut d.as_mut_slice()[to]);
-                Ok(())
-            }
-            _ => Err(Error::invalid(NAME, "unknown buffer in copy")),
-        };
-        if let Some(s) = source {
-            self.buffers.insert(src.id(), s);
-        }
+        // Both were checked above; take the source out to borrow the destination too.
+        let source = self.buffers.remove(src.device(), src.id())?;
+        let result = self.buffers.get_mut(dst.device(), dst.id()).map(|d| {
+            kernels::parallel_copy(&source.as_slice()[from], &mut d.as_mut_slice()[to]);
+        });
+        self.buffers.restore(src.id(), source);
         result
     }
 
@@ -241,31 +211,20 @@ impl Device for CpuDevice {
             })?,
         };
         let func = kernels::lookup(&source.name, dtype)?;
-        let id = self.fresh_id();
-        self.kernels.insert(
-            id,
-            CpuKernel {
-                name: source.name.clone(),
-                func,
-            },
-        );
+        let id = self.kernels.insert(CpuKernel {
+            name: source.name.clone(),
+            func,
+        });
         self.cache.insert(key, id);
         self.stats.compiles += 1;
         Ok(Kernel::from_raw(self.id, id))
     }
 
     fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
-        self.check_device(kernel.device(), "kernel")?;
-        let (name, func) = match self.kernels.get(&kernel.id()) {
-            Some(k) => (k.name.clone(), k.func),
-            None => {
-                return Err(Error::invalid(
-                    NAME,
-                    format!("unknown kernel {}", kernel.id()),
-                ))
-            }
-        };
+        let k = self.kernels.get(kernel.device(), kernel.id())?;
+        let (name, func) = (k.name.clone(), k.func);
         let fail = |message: String| Error::invalid(NAME, format!("kernel `{name}`: {message}"));
+        // Builtins spread work over rayon themselves: only empty launches are refused.
         dims.validate().map_err(fail)?;
 
         let mut ids = Vec::new();
@@ -289,11 +248,13 @@ impl Device for CpuDevice {
         // is back in the map before this returns, whatever the kernel does.
         let mut taken: Vec<(u64, AlignedBytes)> = ids
             .iter()
-            .filter_map(|id| self.buffers.remove(id).map(|m| (*id, m)))
+            .filter_map(|&id| self.buffers.remove(self.id, id).ok().map(|m| (id, m)))
             .collect();
         let slices = taken.iter_mut().map(|(_, m)| m.as_mut_slice()).collect();
         let result = func(&mut Launch::new(dims, slices, scalars));
-        self.buffers.extend(taken);
+        for (id, memory) in taken {
+            self.buffers.restore(id, memory);
+        }
         result.map_err(fail)
     }
 

@@ -10,7 +10,7 @@ use cudarc::driver::result::{self, stream::StreamKind};
 use cudarc::driver::sys;
 use halbench_hal::{
     checks, Arg, Buffer, DType, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error,
-    Event, Kernel, KernelSource, Result,
+    Event, Kernel, KernelSource, Result, Slab,
 };
 
 use crate::{driver_error, nvrtc, NAME};
@@ -36,12 +36,12 @@ pub struct CudaDevice {
     dev: sys::CUdevice,
     ctx: sys::CUcontext,
     stream: sys::CUstream,
-    next_id: u64,
-    buffers: HashMap<u64, (sys::CUdeviceptr, u64)>,
+    /// Device address and size.
+    buffers: Slab<(sys::CUdeviceptr, u64)>,
     modules: HashMap<ModuleKey, sys::CUmodule>,
-    kernels: HashMap<u64, Compiled>,
+    kernels: Slab<Compiled>,
     kernel_cache: HashMap<KernelKey, u64>,
-    events: HashMap<u64, sys::CUevent>,
+    events: Slab<sys::CUevent>,
     cublas: Option<blas_sys::cublasHandle_t>,
     /// Host ranges registered with cuMemHostRegister (address → length).
     pinned: HashMap<usize, usize>,
@@ -67,18 +67,18 @@ impl CudaDevice {
         unsafe { result::ctx::set_current(ctx) }.map_err(|e| driver_error("cuCtxSetCurrent", e))?;
         let stream = result::stream::create(StreamKind::NonBlocking)
             .map_err(|e| driver_error("cuStreamCreate", e))?;
+        let id = DeviceId::fresh();
         Ok(CudaDevice {
-            id: DeviceId::fresh(),
+            id,
             info,
             dev,
             ctx,
             stream,
-            next_id: 1,
-            buffers: HashMap::new(),
+            buffers: Slab::new(NAME, "buffer", id),
             modules: HashMap::new(),
-            kernels: HashMap::new(),
+            kernels: Slab::new(NAME, "kernel", id),
             kernel_cache: HashMap::new(),
-            events: HashMap::new(),
+            events: Slab::new(NAME, "event", id),
             cublas: None,
             pinned: HashMap::new(),
             stats: DeviceStats::default(),
@@ -92,22 +92,6 @@ impl CudaDevice {
             .map_err(|e| driver_error("cuCtxSetCurrent", e))
     }
 
-    fn fresh_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    fn mine(&self, device: DeviceId, what: &str) -> Result<()> {
-        if device == self.id {
-            Ok(())
-        } else {
-            Err(Error::invalid(
-                NAME,
-                format!("{what} belongs to another device"),
-            ))
-        }
-    }
-
     /// The device address of `offset` in a buffer, after checking `len` bytes fit.
     fn address(
         &self,
@@ -116,10 +100,7 @@ impl CudaDevice {
         len: u64,
         what: &str,
     ) -> Result<sys::CUdeviceptr> {
-        self.mine(handle.device(), "buffer")?;
-        let &(ptr, bytes) = self.buffers.get(&handle.id()).ok_or_else(|| {
-            Error::invalid(NAME, format!("unknown or freed buffer {}", handle.id()))
-        })?;
+        let &(ptr, bytes) = self.buffers.get(handle.device(), handle.id())?;
         checks::range(NAME, bytes, offset, len, what)?;
         Ok(ptr + offset)
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use halbench_hal::{
     checks, Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event,
-    Kernel, KernelSource, Result,
+    Kernel, KernelSource, Result, Slab,
 };
 use opencl3::command_queue::{
     enqueue_copy_buffer, enqueue_marker_with_wait_list, enqueue_nd_range_kernel,
@@ -45,13 +45,12 @@ pub struct ClDevice {
     id: DeviceId,
     info: DeviceInfo,
     max_alloc: u64,
-    next_id: u64,
     // Field order is drop order: everything that lives in the context goes before it.
-    buffers: HashMap<u64, DeviceBuffer>,
-    kernels: HashMap<u64, CompiledKernel>,
+    buffers: Slab<DeviceBuffer>,
+    kernels: Slab<CompiledKernel>,
     kernel_cache: HashMap<(Vec<u8>, String, String), u64>,
     programs: HashMap<(Vec<u8>, String), Program>,
-    events: HashMap<u64, ClEvent>,
+    events: Slab<ClEvent>,
     queue: CommandQueue,
     context: Context,
     stats: DeviceStats,
@@ -76,43 +75,24 @@ impl ClDevice {
         #[allow(deprecated)] // clCreateCommandQueue: the one call every OpenCL version has.
         let queue = CommandQueue::create_default(&context, CL_QUEUE_PROFILING_ENABLE)
             .map_err(|e| cl_error("clCreateCommandQueue", e.0))?;
+        let id = DeviceId::fresh();
         Ok(ClDevice {
-            id: DeviceId::fresh(),
+            id,
             max_alloc: cl_device.max_mem_alloc_size().unwrap_or(info.memory_bytes),
             info,
-            next_id: 1,
-            buffers: HashMap::new(),
-            kernels: HashMap::new(),
+            buffers: Slab::new(NAME, "buffer", id),
+            kernels: Slab::new(NAME, "kernel", id),
             kernel_cache: HashMap::new(),
             programs: HashMap::new(),
-            events: HashMap::new(),
+            events: Slab::new(NAME, "event", id),
             queue,
             context,
             stats: DeviceStats::default(),
         })
     }
 
-    fn fresh_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    fn mine(&self, device: DeviceId, what: &str) -> Result<()> {
-        if device == self.id {
-            Ok(())
-        } else {
-            Err(Error::invalid(
-                NAME,
-                format!("{what} belongs to another device"),
-            ))
-        }
-    }
-
     fn buffer(&self, handle: &Buffer) -> Result<&DeviceBuffer> {
-        self.mine(handle.device(), "buffer")?;
-        self.buffers
-            .get(&handle.id())
-            .ok_or_else(|| Error::invalid(NAME, format!("unknown or freed buffer {}", handle.id())))
+        self.buffers.get(handle.device(), handle.id())
     }
 
     fn range(&self, handle: &Buffer, offset: u64, len: u64, what: &str) -> Result<cl_mem> {
@@ -165,19 +145,16 @@ impl Device for ClDevice {
             }
             code => self.enqueue_error("clCreateBuffer", code),
         })?;
-        let id = self.fresh_id();
-        self.buffers.insert(id, DeviceBuffer { mem, bytes });
+        let id = self.buffers.insert(DeviceBuffer { mem, bytes });
         self.stats.live_buffers += 1;
         self.stats.live_bytes += bytes;
         Ok(Buffer::from_raw(self.id, id))
     }
 
     fn free(&mut self, buffer: Buffer) -> Result<()> {
-        self.buffer(&buffer)?;
-        if let Some(b) = self.buffers.remove(&buffer.id()) {
-            self.stats.live_buffers -= 1;
-            self.stats.live_bytes -= b.bytes;
-        }
+        let b = self.buffers.remove(buffer.device(), buffer.id())?;
+        self.stats.live_buffers -= 1;
+        self.stats.live_bytes -= b.bytes;
         Ok(())
     }
 
@@ -264,21 +241,10 @@ impl Device for ClDevice {
     }
 
     fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
-        self.mine(kernel.device(), "kernel")?;
-        let k = self
-            .kernels
-            .get(&kernel.id())
-            .ok_or_else(|| Error::invalid(NAME, format!("unknown kernel {}", kernel.id())))?;
+        let k = self.kernels.get(kernel.device(), kernel.id())?;
         let name = k.name.clone();
         let fail = |m: String| Error::invalid(NAME, format!("kernel `{name}`: {m}"));
-        dims.validate().map_err(fail)?;
-        let group: u64 = dims.threads.iter().map(|&t| u64::from(t)).product();
-        if group > u64::from(self.info.max_threads_per_group) {
-            return Err(fail(format!(
-                "{group} work-items per group exceeds the device's {}",
-                self.info.max_threads_per_group
-            )));
-        }
+        checks::launch(NAME, &name, &dims, self.info.max_threads_per_group)?;
         if args.len() != k.num_args as usize {
             return Err(fail(format!(
                 "{} arguments given, the kernel takes {}",
@@ -349,20 +315,13 @@ impl Device for ClDevice {
         // SAFETY: a marker with no wait list on our queue.
         let event = unsafe { enqueue_marker_with_wait_list(self.queue.get(), 0, ptr::null()) }
             .map_err(|code| cl_error("clEnqueueMarkerWithWaitList", code))?;
-        let id = self.fresh_id();
-        self.events.insert(id, ClEvent::new(event));
+        let id = self.events.insert(ClEvent::new(event));
         Ok(Event::from_raw(self.id, id))
     }
 
     fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
-        self.mine(start.device(), "event")?;
-        self.mine(end.device(), "event")?;
-        let (Some(a), Some(b)) = (
-            self.events.remove(&start.id()),
-            self.events.remove(&end.id()),
-        ) else {
-            return Err(Error::invalid(NAME, "unknown or already used event"));
-        };
+        let a = self.events.remove(start.device(), start.id())?;
+        let b = self.events.remove(end.device(), end.id())?;
         b.wait().map_err(|e| cl_error("clWaitForEvents", e.0))?;
         let time = |e: &ClEvent| {
             opencl3::event::get_event_profiling_info(e.get(), CL_PROFILING_COMMAND_END)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ash::vk;
 use halbench_hal::{
     checks, Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event,
-    Kernel, KernelSource, Result,
+    Kernel, KernelSource, Result, Slab,
 };
 
 use crate::spirv::{self, CAPABILITY_FLOAT16, CAPABILITY_INT16, CAPABILITY_STORAGE_16BIT};
@@ -56,13 +56,13 @@ pub struct VkDevice {
     query_pool: vk::QueryPool,
     next_query: u32,
     pipeline_cache: vk::PipelineCache,
-    buffers: HashMap<u64, VkBuffer>,
+    buffers: Slab<VkBuffer>,
     staging: Option<VkBuffer>,
-    kernels: HashMap<u64, VkKernel>,
+    kernels: Slab<VkKernel>,
     kernel_cache: HashMap<KernelKey, u64>,
     sets: HashMap<(u64, Vec<u64>), vk::DescriptorSet>,
-    events: HashMap<u64, u32>,
-    next_id: u64,
+    /// Timestamp query slots.
+    events: Slab<u32>,
     stats: DeviceStats,
     // Dropped last, after the device (see Drop).
     instance: Instance,
@@ -154,8 +154,9 @@ impl VkDevice {
             let pipeline_cache = device
                 .create_pipeline_cache(&vk::PipelineCacheCreateInfo::default(), None)
                 .map_err(|r| vk_error("vkCreatePipelineCache", r))?;
+            let id = DeviceId::fresh();
             Ok(VkDevice {
-                id: DeviceId::fresh(),
+                id,
                 info,
                 caps,
                 memory,
@@ -169,40 +170,20 @@ impl VkDevice {
                 query_pool,
                 next_query: 0,
                 pipeline_cache,
-                buffers: HashMap::new(),
+                buffers: Slab::new(NAME, "buffer", id),
                 staging: None,
-                kernels: HashMap::new(),
+                kernels: Slab::new(NAME, "kernel", id),
                 kernel_cache: HashMap::new(),
                 sets: HashMap::new(),
-                events: HashMap::new(),
-                next_id: 1,
+                events: Slab::new(NAME, "event", id),
                 stats: DeviceStats::default(),
                 instance,
             })
         }
     }
 
-    fn fresh_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    fn mine(&self, device: DeviceId, what: &str) -> Result<()> {
-        if device == self.id {
-            Ok(())
-        } else {
-            Err(Error::invalid(
-                NAME,
-                format!("{what} belongs to another device"),
-            ))
-        }
-    }
-
     fn buffer(&self, handle: &Buffer) -> Result<&VkBuffer> {
-        self.mine(handle.device(), "buffer")?;
-        self.buffers
-            .get(&handle.id())
-            .ok_or_else(|| Error::invalid(NAME, format!("unknown or freed buffer {}", handle.id())))
+        self.buffers.get(handle.device(), handle.id())
     }
 
     fn check_range(&self, handle: &Buffer, offset: u64, len: u64, what: &str) -> Result<()> {

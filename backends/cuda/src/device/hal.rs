@@ -13,8 +13,7 @@ impl Device for CudaDevice {
         // SAFETY: a plain device allocation in the current context, freed in free/Drop.
         let ptr = unsafe { result::malloc_sync(bytes as usize) }
             .map_err(|e| driver_error(&format!("cuMemAlloc of {bytes} bytes"), e))?;
-        let id = self.fresh_id();
-        self.buffers.insert(id, (ptr, bytes));
+        let id = self.buffers.insert((ptr, bytes));
         self.stats.live_buffers += 1;
         self.stats.live_bytes += bytes;
         Ok(Buffer::from_raw(self.id, id))
@@ -24,13 +23,11 @@ impl Device for CudaDevice {
         self.address(&buffer, 0, 0, "free")?;
         self.bind()?;
         self.stream_sync()?;
-        if let Some((ptr, bytes)) = self.buffers.remove(&buffer.id()) {
-            // SAFETY: allocated by cuMemAlloc; no pending work uses it after the sync.
-            unsafe { result::free_sync(ptr) }.map_err(|e| driver_error("cuMemFree", e))?;
-            self.stats.live_buffers -= 1;
-            self.stats.live_bytes -= bytes;
-        }
-        Ok(())
+        let (ptr, bytes) = self.buffers.remove(buffer.device(), buffer.id())?;
+        self.stats.live_buffers -= 1;
+        self.stats.live_bytes -= bytes;
+        // SAFETY: allocated by cuMemAlloc; no pending work uses it after the sync.
+        unsafe { result::free_sync(ptr) }.map_err(|e| driver_error("cuMemFree", e))
     }
 
     fn write(&mut self, dst: &Buffer, offset: u64, data: &[u8]) -> Result<()> {
@@ -162,37 +159,25 @@ impl Device for CudaDevice {
                 ))
             }
         };
-        let id = self.fresh_id();
-        self.kernels.insert(id, compiled);
+        let id = self.kernels.insert(compiled);
         self.kernel_cache.insert(key, id);
         self.stats.compiles += 1;
         Ok(Kernel::from_raw(self.id, id))
     }
 
     fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
-        self.mine(kernel.device(), "kernel")?;
-        let (name, func) = match self.kernels.get(&kernel.id()) {
-            Some(Compiled::Function { name, func }) => (name.clone(), *func),
-            Some(Compiled::Gemm { dtype }) => {
+        let (name, func) = match self.kernels.get(kernel.device(), kernel.id())? {
+            Compiled::Function { name, func } => (name.clone(), *func),
+            Compiled::Gemm { dtype } => {
                 let dtype = *dtype;
                 self.bind()?;
                 return self.gemm(dtype, args);
             }
-            None => {
-                return Err(Error::invalid(
-                    NAME,
-                    format!("unknown kernel {}", kernel.id()),
-                ))
-            }
         };
         let fail = |m: String| Error::invalid(NAME, format!("kernel `{name}`: {m}"));
-        dims.validate().map_err(fail)?;
-        let block: u64 = dims.threads.iter().map(|&t| u64::from(t)).product();
-        if block > u64::from(self.info.max_threads_per_group) || dims.threads[2] > 64 {
-            return Err(fail(format!(
-                "block {:?} exceeds the device's limits",
-                dims.threads
-            )));
+        checks::launch(NAME, &name, &dims, self.info.max_threads_per_group)?;
+        if dims.threads[2] > 64 {
+            return Err(fail(format!("block {:?}: z is at most 64", dims.threads)));
         }
         if dims.groups[1] > 65_535 || dims.groups[2] > 65_535 {
             return Err(fail(format!(
@@ -278,19 +263,19 @@ impl Device for CudaDevice {
         // SAFETY: event and stream belong to the current context.
         unsafe { result::event::record(event, self.stream) }
             .map_err(|e| driver_error("cuEventRecord", e))?;
-        let id = self.fresh_id();
-        self.events.insert(id, event);
+        let id = self.events.insert(event);
         Ok(Event::from_raw(self.id, id))
     }
 
     fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
-        self.mine(start.device(), "event")?;
-        self.mine(end.device(), "event")?;
-        let (Some(a), Some(b)) = (
-            self.events.remove(&start.id()),
-            self.events.remove(&end.id()),
-        ) else {
-            return Err(Error::invalid(NAME, "unknown or already used event"));
+        let a = self.events.remove(start.device(), start.id())?;
+        let b = match self.events.remove(end.device(), end.id()) {
+            Ok(b) => b,
+            Err(e) => {
+                // SAFETY: `a` came out of the slab, so nothing else destroys it.
+                let _ = unsafe { result::event::destroy(a) };
+                return Err(e);
+            }
         };
         self.bind()?;
         // SAFETY: both events were recorded on our stream; destroyed once, here.
@@ -314,13 +299,13 @@ impl Drop for CudaDevice {
         unsafe {
             let _ = result::ctx::set_current(self.ctx);
             let _ = result::stream::synchronize(self.stream);
-            for (_, (ptr, _)) in self.buffers.drain() {
+            for (ptr, _) in self.buffers.drain() {
                 let _ = result::free_sync(ptr);
             }
             for (ptr, _) in self.pinned.drain() {
                 let _ = sys::cuMemHostUnregister(ptr as *mut c_void);
             }
-            for (_, e) in self.events.drain() {
+            for e in self.events.drain() {
                 let _ = result::event::destroy(e);
             }
             for (_, m) in self.modules.drain() {

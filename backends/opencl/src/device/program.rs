@@ -72,15 +72,11 @@ impl ClDevice {
         let num_args: u32 = get_kernel_info(kernel.get(), CL_KERNEL_NUM_ARGS)
             .map_err(|code| cl_error("clGetKernelInfo", code))?
             .into();
-        let id = self.fresh_id();
-        self.kernels.insert(
-            id,
-            CompiledKernel {
-                name: source.name.clone(),
-                kernel,
-                num_args,
-            },
-        );
+        let id = self.kernels.insert(CompiledKernel {
+            name: source.name.clone(),
+            kernel,
+            num_args,
+        });
         self.kernel_cache.insert(key, id);
         self.stats.compiles += 1;
         Ok(Kernel::from_raw(self.id, id))

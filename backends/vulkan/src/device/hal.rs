@@ -24,8 +24,7 @@ impl Device for VkDevice {
             ));
         }
         let b = self.create_buffer(bytes, self.info.features.unified_memory)?;
-        let id = self.fresh_id();
-        self.buffers.insert(id, b);
+        let id = self.buffers.insert(b);
         self.stats.live_buffers += 1;
         self.stats.live_bytes += bytes;
         Ok(Buffer::from_raw(self.id, id))
@@ -50,11 +49,10 @@ impl Device for VkDevice {
                 .map_err(|r| vk_error("vkFreeDescriptorSets", r))?;
             }
         }
-        if let Some(b) = self.buffers.remove(&buffer.id()) {
-            self.stats.live_buffers -= 1;
-            self.stats.live_bytes -= b.bytes;
-            self.destroy_buffer(b);
-        }
+        let b = self.buffers.remove(buffer.device(), buffer.id())?;
+        self.stats.live_buffers -= 1;
+        self.stats.live_bytes -= b.bytes;
+        self.destroy_buffer(b);
         Ok(())
     }
 
@@ -123,25 +121,14 @@ impl Device for VkDevice {
     }
 
     fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
-        self.mine(kernel.device(), "kernel")?;
-        let k = self
-            .kernels
-            .get(&kernel.id())
-            .ok_or_else(|| Error::invalid(NAME, format!("unknown kernel {}", kernel.id())))?;
+        let k = self.kernels.get(kernel.device(), kernel.id())?;
         let (name, bindings) = (k.name.clone(), k.bindings);
         let fail = |m: String| Error::invalid(NAME, format!("kernel `{name}`: {m}"));
-        dims.validate().map_err(fail)?;
+        checks::launch(NAME, &name, &dims, self.info.max_threads_per_group)?;
         if (0..3).any(|i| dims.groups[i] > self.caps.max_groups[i]) {
             return Err(fail(format!(
                 "{:?} groups exceeds maxComputeWorkGroupCount {:?}",
                 dims.groups, self.caps.max_groups
-            )));
-        }
-        let group: u64 = dims.threads.iter().map(|&t| u64::from(t)).product();
-        if group > u64::from(self.info.max_threads_per_group) {
-            return Err(fail(format!(
-                "{group} invocations per group exceeds the device's {}",
-                self.info.max_threads_per_group
             )));
         }
         let (mut buffers, mut ids, mut push) = (Vec::new(), Vec::new(), Vec::new());
@@ -241,20 +228,13 @@ impl Device for VkDevice {
                 slot,
             )
         };
-        let id = self.fresh_id();
-        self.events.insert(id, slot);
+        let id = self.events.insert(slot);
         Ok(Event::from_raw(self.id, id))
     }
 
     fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
-        self.mine(start.device(), "event")?;
-        self.mine(end.device(), "event")?;
-        let (Some(a), Some(b)) = (
-            self.events.remove(&start.id()),
-            self.events.remove(&end.id()),
-        ) else {
-            return Err(Error::invalid(NAME, "unknown or already used event"));
-        };
+        let a = self.events.remove(start.device(), start.id())?;
+        let b = self.events.remove(end.device(), end.id())?;
         self.flush()?;
         let mut ticks = [0u64; 1];
         let mut read = |slot: u32| {
@@ -294,16 +274,11 @@ impl Drop for VkDevice {
         // destroyed before the device; the instance is destroyed after (its own Drop).
         unsafe {
             let _ = self.device.device_wait_idle();
-            for b in self
-                .buffers
-                .drain()
-                .map(|(_, b)| b)
-                .chain(self.staging.take())
-            {
+            for b in self.buffers.drain().chain(self.staging.take()) {
                 self.device.destroy_buffer(b.buffer, None);
                 self.device.free_memory(b.memory, None);
             }
-            for (_, k) in self.kernels.drain() {
+            for k in self.kernels.drain() {
                 for (_, p) in k.pipelines {
                     self.device.destroy_pipeline(p, None);
                 }

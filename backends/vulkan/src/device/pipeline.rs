@@ -9,10 +9,7 @@ impl VkDevice {
         kernel: u64,
         threads: [u32; 3],
     ) -> Result<(vk::Pipeline, vk::PipelineLayout)> {
-        let k = self
-            .kernels
-            .get(&kernel)
-            .ok_or_else(|| Error::invalid(NAME, "unknown kernel"))?;
+        let k = self.kernels.get(self.id, kernel)?;
         if let Some(&p) = k.pipelines.get(&threads) {
             return Ok((p, k.layout));
         }
@@ -51,9 +48,10 @@ impl VkDevice {
             log: format!("vkCreateComputePipelines for work-group {threads:?}: {r}"),
         })?[0];
         let layout = k.layout;
-        if let Some(k) = self.kernels.get_mut(&kernel) {
-            k.pipelines.insert(threads, pipeline);
-        }
+        self.kernels
+            .get_mut(self.id, kernel)?
+            .pipelines
+            .insert(threads, pipeline);
         Ok((pipeline, layout))
     }
 
@@ -67,7 +65,7 @@ impl VkDevice {
         if let Some(&set) = self.sets.get(&key) {
             return Ok(set);
         }
-        let layout = self.kernels[&kernel].set_layout;
+        let layout = self.kernels.get(self.id, kernel)?.set_layout;
         let layouts = [layout];
         let info = vk::DescriptorSetAllocateInfo::default()
             .descriptor_pool(self.descriptor_pool)
@@ -213,19 +211,15 @@ impl VkDevice {
                 .map_err(|r| vk_error("vkCreatePipelineLayout", r))?;
             (shader, set_layout, layout)
         };
-        let id = self.fresh_id();
-        self.kernels.insert(
-            id,
-            VkKernel {
-                name: source.name.clone(),
-                shader,
-                set_layout,
-                layout,
-                bindings: module.bindings,
-                spec,
-                pipelines: HashMap::new(),
-            },
-        );
+        let id = self.kernels.insert(VkKernel {
+            name: source.name.clone(),
+            shader,
+            set_layout,
+            layout,
+            bindings: module.bindings,
+            spec,
+            pipelines: HashMap::new(),
+        });
         self.kernel_cache.insert(key, id);
         self.stats.compiles += 1;
         Ok(Kernel::from_raw(self.id, id))
