@@ -2,23 +2,12 @@
 //! problem and the right exit code (2 usage, 1 runtime), never a panic, and never a
 //! partial result file.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn halbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_halbench"))
-        .args(args)
-        .env_remove("HALBENCH_REQUIRE")
-        .output()
-        .expect("halbench runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("halbench-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{halbench, scratch};
 
 /// Asserts the exit code, that stderr names the problem, and that nothing panicked.
 fn refused(out: &Output, code: i32, needle: &str) {

@@ -2,25 +2,13 @@
 //! real smoke run; its measured noise is then set to a known 2% so the verdicts do not
 //! depend on how busy the test machine is.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+
+use common::{halbench, scratch};
 
 use serde_json::Value;
-
-fn halbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_halbench"))
-        .args(args)
-        .env_remove("HALBENCH_REQUIRE")
-        .output()
-        .expect("halbench runs")
-}
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("halbench-compare-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A real smoke run, with every case's cv set to 0.02.
 fn base(dir: &Path) -> Value {
@@ -65,7 +53,7 @@ fn compare(a: &str, b: &str) -> (Option<i32>, String, String) {
 
 #[test]
 fn a_run_against_itself_is_not_a_regression() {
-    let d = dir("self");
+    let d = scratch("self");
     let a = save(&d, "a.json", &base(&d));
     let (code, stdout, stderr) = compare(&a, &a);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
@@ -75,7 +63,7 @@ fn a_run_against_itself_is_not_a_regression() {
 
 #[test]
 fn twice_as_slow_is_a_regression_named_in_the_output() {
-    let d = dir("slower");
+    let d = scratch("slower");
     let doc = base(&d);
     let mut slow = doc.clone();
     let case = &mut slow["results"][2];
@@ -99,7 +87,7 @@ fn twice_as_slow_is_a_regression_named_in_the_output() {
 
 #[test]
 fn passed_to_failed_is_a_regression() {
-    let d = dir("broke");
+    let d = scratch("broke");
     let doc = base(&d);
     let mut broke = doc.clone();
     broke["results"][0]["status"] = "failed".into();
@@ -119,7 +107,7 @@ fn passed_to_failed_is_a_regression() {
 
 #[test]
 fn malformed_or_foreign_files_are_clear_errors() {
-    let d = dir("bad");
+    let d = scratch("bad");
     let good = save(&d, "a.json", &base(&d));
     let garbage = d.join("garbage.json");
     std::fs::write(&garbage, "{ not json").unwrap();
