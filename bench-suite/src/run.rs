@@ -67,6 +67,15 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// A device being benchmarked: its cases, and the results so far.
+struct Running {
+    backend: Arc<dyn Backend>,
+    info: DeviceInfo,
+    device: Box<dyn halbench_hal::Device>,
+    cases: Vec<halbench_kernels::Case>,
+    done: Vec<CaseResult>,
+}
+
 pub fn run(args: RunArgs) -> ExitCode {
     let explicit = !args.backend.is_empty();
     let backends = match select::backends(registry::backends(), &args.backend) {
@@ -163,7 +172,13 @@ pub fn run(args: RunArgs) -> ExitCode {
     for (backend, info, cases) in plan {
         report.devices.push(info.clone());
         match backend.open(info.index) {
-            Ok(device) => open.push((backend, info, device, cases, Vec::new())),
+            Ok(device) => open.push(Running {
+                backend,
+                info,
+                device,
+                cases,
+                done: Vec::new(),
+            }),
             Err(e) => {
                 failed = true;
                 report.results.push(backend_row(
@@ -176,9 +191,20 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     }
     let unusable = report.results.clone();
-    let rounds = open.iter().map(|o| o.3.len()).max().unwrap_or(0);
+    let rounds = open.iter().map(|o| o.cases.len()).max().unwrap_or(0);
+    let gather = |open: &[Running]| -> Vec<CaseResult> {
+        let done = open.iter().flat_map(|o| o.done.iter().cloned());
+        unusable.iter().cloned().chain(done).collect()
+    };
     for i in 0..rounds {
-        for (backend, info, device, cases, done) in open.iter_mut() {
+        for Running {
+            backend,
+            info,
+            device,
+            cases,
+            done,
+        } in open.iter_mut()
+        {
             let Some(case) = cases.get(i) else { continue };
             progress.set_message(format!("{} {case}", info.key()));
             let result = catch_unwind(AssertUnwindSafe(|| {
@@ -203,13 +229,10 @@ pub fn run(args: RunArgs) -> ExitCode {
             done.push(result);
             progress.inc(1);
         }
-        // Results so far, device by device, after every round: a crash loses one round.
-        report.results = unusable
-            .iter()
-            .cloned()
-            .chain(open.iter().flat_map(|o| o.4.iter().cloned()))
-            .collect();
-        if let Some(path) = &args.json {
+        // Results so far, device by device, after every round but the last (saved
+        // below): a crash loses one round.
+        if let (Some(path), true) = (&args.json, i + 1 < rounds) {
+            report.results = gather(&open);
             if let Err(e) = save(&report, path) {
                 progress.finish_and_clear();
                 return fail(e);
@@ -217,6 +240,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     }
     progress.finish_and_clear();
+    report.results = gather(&open);
 
     if let Some(path) = &args.json {
         if let Err(e) = save(&report, path) {
