@@ -13,6 +13,9 @@ for src in kernels/glsl/*.comp; do
   dtypes="f32"
   # Kernels written over the storage type T exist for every dtype.
   grep -q '\bT\b' "$src" && dtypes="f32 f16 bf16"
+  # A `// dtypes: ...` line narrows that (no module for a dtype the shader cannot do).
+  listed=$(sed -n 's|^// dtypes: ||p' "$src")
+  [ -n "$listed" ] && dtypes=$listed
   for dt in $dtypes; do
     flag=DTYPE_$(echo "$dt" | tr a-z A-Z)
     glslc -fshader-stage=compute --target-env=vulkan1.2 -D"$flag" -Ikernels/glsl \

@@ -126,7 +126,8 @@ fn measure(prepared: &mut Prepared<'_>, method: TimingMethod, iterations: u32) -
 }
 
 fn time(prepared: &mut Prepared<'_>, budget: Budget, compile_s: f64) -> Result<Timing> {
-    let method = if prepared.device().info().features.device_timers {
+    let host_waits = prepared.plan().host_waits();
+    let method = if prepared.device().info().features.device_timers && !host_waits {
         TimingMethod::Device
     } else {
         TimingMethod::System
@@ -177,6 +178,7 @@ fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, median_s: f64) -> Metri
     let (achieved, peak) = match case.workload.bound() {
         Bound::Memory => (gbs, info.peak_gbs.as_ref()),
         Bound::Compute => (tflops, info.peak_tflops.get(&case.dtype)),
+        Bound::Latency => (None, None),
     };
     Metrics {
         flops: cost.flops,
@@ -186,6 +188,7 @@ fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, median_s: f64) -> Metri
         pct_of_peak: achieved.zip(peak).map(|(a, p)| 100.0 * a / p.value),
         peak_source: peak.map(|p| p.source.clone()),
         arithmetic_intensity: positive(cost.bytes).map(|b| cost.flops / b),
+        us_per_launch: positive(cost.launches).map(|n| median_s / n * 1e6),
         cache_resident: case.workload.cache_resident(&case.shape, info),
     }
 }

@@ -11,11 +11,15 @@
 //! Exit codes: 0 success, 1 a case failed or errored (or a required backend is missing,
 //! or a file could not be written), 2 usage errors.
 
+mod baseline;
+mod commands;
 mod compare;
 mod harness;
 mod output;
 mod registry;
+mod report;
 mod results;
+mod roofline;
 mod run;
 mod select;
 mod stats;
@@ -62,6 +66,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Measure each device's compute peak per dtype (peak.fma) and memory bandwidth
+    /// (stream), and place results on its roofline.
+    Roofline(roofline::RooflineArgs),
+    /// Turn result files into one self-contained HTML page of SVG charts.
+    Report {
+        /// Result files (halbench run --json).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
+    },
     /// Print the JSON schema of the results document.
     #[command(hide = true)]
     Schema,
@@ -104,6 +119,16 @@ pub struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// After the run, compare each device with its baseline `DIR/<device-key>.json`
+    /// (exit 1 on a regression; a device without one is reported and passes).
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: write this run as the baselines instead of comparing.
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+    /// With --baseline: the smallest change that counts, in percent (noise widens it).
+    #[arg(long, default_value_t = 10.0, requires = "baseline")]
+    pub threshold: f64,
 }
 
 fn parse_scale(s: &str) -> Result<Scale, String> {
@@ -118,14 +143,16 @@ fn main() -> ExitCode {
             ..RunArgs::default()
         }),
         Some(Command::Run(args)) => run::run(args),
-        Some(Command::Devices { json }) => run::devices(json),
-        Some(Command::Conformance { backend, filter }) => run::conformance(&backend, filter),
+        Some(Command::Devices { json }) => commands::devices(json),
+        Some(Command::Conformance { backend, filter }) => commands::conformance(&backend, filter),
         Some(Command::Compare {
             base,
             new,
             threshold,
             format,
-        }) => run::compare(&base, &new, threshold, format),
+        }) => commands::compare(&base, &new, threshold, format),
+        Some(Command::Roofline(args)) => roofline::command(args),
+        Some(Command::Report { files, out }) => report::command(&files, &out),
         Some(Command::Schema) => {
             print!("{}", results::schema_json());
             ExitCode::SUCCESS

@@ -51,8 +51,11 @@ fn row(r: &CaseResult) -> [String; 12] {
         r.dtype.clone(),
         r.shape.clone(),
         status,
-        t.map(|t| human_time(t.median_s))
-            .unwrap_or_else(|| "-".into()),
+        match (t, m.and_then(|m| m.us_per_launch)) {
+            (_, Some(us)) => format!("{} /launch", human_time(us * 1e-6)),
+            (Some(t), None) => human_time(t.median_s),
+            (None, None) => "-".into(),
+        },
         opt(m.and_then(|m| m.gbs), 1),
         opt(m.and_then(|m| m.tflops), 4),
         opt(m.and_then(|m| m.pct_of_peak), 1),

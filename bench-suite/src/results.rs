@@ -136,6 +136,9 @@ pub struct Metrics {
     /// FLOP per byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arithmetic_intensity: Option<f64>,
+    /// Microseconds per kernel launch, for launch-latency workloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub us_per_launch: Option<f64>,
     /// The data fits in the last-level cache: this is not memory bandwidth.
     #[serde(default)]
     pub cache_resident: bool,

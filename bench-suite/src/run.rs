@@ -1,4 +1,5 @@
-//! The commands: `run`, `devices`, `conformance`.
+//! `halbench run`: discover devices, run the selected cases round-robin across them,
+//! save the results atomically as they come, print them, and gate on baselines.
 
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,17 +14,17 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::harness::{self, Budget};
 use crate::results::{self, CaseResult, RunInfo, RunReport, Status, SCHEMA_VERSION};
 use crate::select::{self, Selection, UsageError};
-use crate::{output, registry, Format, RunArgs};
+use crate::{baseline, output, registry, Format, RunArgs};
 
-const USAGE: u8 = 2;
-const FAILURE: u8 = 1;
+pub(crate) const USAGE: u8 = 2;
+pub(crate) const FAILURE: u8 = 1;
 
-fn usage(e: UsageError) -> ExitCode {
+pub(crate) fn usage(e: UsageError) -> ExitCode {
     eprintln!("error: {}", e.0);
     ExitCode::from(USAGE)
 }
 
-fn fail(message: String) -> ExitCode {
+pub(crate) fn fail(message: String) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(FAILURE)
 }
@@ -52,7 +53,7 @@ fn backend_row(backend: &str, device: String, status: Status, reason: String) ->
 }
 
 /// An error as a reason: for `Unavailable`, the reason alone (the status says the rest).
-fn reason(e: &halbench_hal::Error) -> String {
+pub(crate) fn reason(e: &halbench_hal::Error) -> String {
     match e {
         halbench_hal::Error::Unavailable { reason, .. } => reason.clone(),
         e => e.to_string(),
@@ -76,11 +77,19 @@ struct Running {
     done: Vec<CaseResult>,
 }
 
-pub fn run(args: RunArgs) -> ExitCode {
+/// A finished run: its document (already saved where asked) and whether anything failed.
+pub struct Outcome {
+    pub report: RunReport,
+    pub failed: bool,
+}
+
+/// Runs the selection and saves the JSON and CSV; prints only progress. Errors are the
+/// exit code to leave with (usage, or a file that cannot be written).
+pub fn execute(args: &RunArgs) -> Result<Outcome, ExitCode> {
     let explicit = !args.backend.is_empty();
     let backends = match select::backends(registry::backends(), &args.backend) {
         Ok(b) => b,
-        Err(e) => return usage(e),
+        Err(e) => return Err(usage(e)),
     };
     let selection = match Selection::new(
         &args.workload,
@@ -90,11 +99,11 @@ pub fn run(args: RunArgs) -> ExitCode {
         args.scale,
     ) {
         Ok(s) => s,
-        Err(e) => return usage(e),
+        Err(e) => return Err(usage(e)),
     };
     for path in [&args.json, &args.csv].into_iter().flatten() {
         if let Err(e) = results::check_writable(path) {
-            return fail(format!("cannot write {}: {e}", path.display()));
+            return Err(fail(format!("cannot write {}: {e}", path.display())));
         }
     }
     let required = conformance::required_backends();
@@ -235,7 +244,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             report.results = gather(&open);
             if let Err(e) = save(&report, path) {
                 progress.finish_and_clear();
-                return fail(e);
+                return Err(fail(e));
             }
         }
     }
@@ -244,7 +253,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 
     if let Some(path) = &args.json {
         if let Err(e) = save(&report, path) {
-            return fail(e);
+            return Err(fail(e));
         }
     }
     if let Some(path) = &args.csv {
@@ -252,9 +261,18 @@ pub fn run(args: RunArgs) -> ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|bytes| results::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            return fail(format!("cannot write {}: {e}", path.display()));
+            return Err(fail(format!("cannot write {}: {e}", path.display())));
         }
     }
+    Ok(Outcome { report, failed })
+}
+
+/// `halbench run` (and bare `halbench`): execute, print, then compare with baselines.
+pub fn run(args: RunArgs) -> ExitCode {
+    let Outcome { report, mut failed } = match execute(&args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     match args.format {
         Format::Json => println!(
             "{}",
@@ -271,6 +289,12 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
+    if let Some(dir) = &args.baseline {
+        match baseline::gate(&report, dir, args.update_baseline, args.threshold) {
+            Ok(regressed) => failed |= regressed,
+            Err(e) => return fail(e),
+        }
+    }
     if failed {
         ExitCode::from(FAILURE)
     } else {
@@ -282,107 +306,4 @@ fn save(report: &RunReport, path: &std::path::Path) -> Result<(), String> {
     let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
     results::write_atomic(path, text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-pub fn devices(json: bool) -> ExitCode {
-    let mut listing = Vec::new();
-    for backend in registry::backends() {
-        let entry = match backend.devices() {
-            Ok(devices) => serde_json::json!({
-                "backend": backend.name(), "available": true, "devices": devices,
-            }),
-            Err(e) => serde_json::json!({
-                "backend": backend.name(), "available": false, "reason": reason(&e),
-            }),
-        };
-        listing.push(entry);
-    }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&listing).unwrap_or_default()
-        );
-        return ExitCode::SUCCESS;
-    }
-    for entry in &listing {
-        let name = entry["backend"].as_str().unwrap_or("?");
-        match serde_json::from_value::<Vec<DeviceInfo>>(entry["devices"].clone()) {
-            Ok(devices) => {
-                println!("{name}: available, {} device(s)", devices.len());
-                println!("{}", output::devices_table(&devices));
-            }
-            Err(_) => println!(
-                "{name}: unavailable: {}",
-                entry["reason"].as_str().unwrap_or("")
-            ),
-        }
-    }
-    ExitCode::SUCCESS
-}
-
-pub fn conformance(names: &[String], filter: Option<String>) -> ExitCode {
-    let backends = match select::backends(registry::backends(), names) {
-        Ok(b) => b,
-        Err(e) => return usage(e),
-    };
-    let trials = backends
-        .into_iter()
-        .flat_map(|b| conformance::trials(b, &conformance::Expectations::default()))
-        .collect();
-    let args = libtest_mimic::Arguments {
-        filter,
-        test_threads: Some(1),
-        ..Default::default()
-    };
-    if libtest_mimic::run(&args, trials).has_failed() {
-        ExitCode::from(FAILURE)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-pub fn compare(
-    base: &std::path::Path,
-    new: &std::path::Path,
-    threshold: f64,
-    format: Format,
-) -> ExitCode {
-    if !(threshold.is_finite() && threshold >= 0.0) {
-        return usage(UsageError(format!(
-            "--threshold must be a non-negative percentage, got {threshold}"
-        )));
-    }
-    let (b, n) = match (crate::compare::load(base), crate::compare::load(new)) {
-        (Ok(b), Ok(n)) => (b, n),
-        (Err(e), _) | (_, Err(e)) => return usage(UsageError(e)),
-    };
-    let rows = crate::compare::compare(&b, &n, threshold / 100.0);
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        ),
-        Format::Table | Format::Markdown => {
-            println!(
-                "{}",
-                crate::compare::table(&rows, matches!(format, Format::Markdown))
-            )
-        }
-    }
-    let regressions: Vec<&str> = rows
-        .iter()
-        .filter(|c| c.verdict.is_regression())
-        .map(|c| c.key.as_str())
-        .collect();
-    if regressions.is_empty() {
-        eprintln!("no regression ({} cases compared)", rows.len());
-        ExitCode::SUCCESS
-    } else {
-        eprintln!(
-            "{} regression(s): {}",
-            regressions.len(),
-            regressions.join(", ")
-        );
-        ExitCode::from(FAILURE)
-    }
 }

@@ -17,7 +17,10 @@ pub struct Prepared<'a> {
     device: &'a mut dyn Device,
     plan: &'a Plan,
     buffers: Vec<Buffer>,
-    kernels: Vec<Option<Kernel>>,
+    kernels: Vec<Kernel>,
+    /// Per step: which of `kernels` it launches. Steps that launch the same kernel share
+    /// one handle (a launch-latency plan enqueues the same kernel hundreds of times).
+    step_kernels: Vec<Option<usize>>,
     host: Vec<u8>,
     /// Host ranges pinned for transfer steps, unpinned on drop.
     pinned: Vec<(*const u8, usize)>,
@@ -110,6 +113,7 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
         plan,
         buffers: Vec::new(),
         kernels: Vec::new(),
+        step_kernels: Vec::new(),
         host: Vec::new(),
         pinned: Vec::new(),
         compile_time: Duration::ZERO,
@@ -141,17 +145,31 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
         }
     }
     let start = Instant::now();
+    // (kernel, dtype, defines) of each handle in `kernels`.
+    type Compiled<'p> = (&'p str, DType, &'p [(String, String)]);
+    let mut compiled: Vec<Compiled<'_>> = Vec::new();
     for step in &plan.steps {
-        let kernel = match step {
+        let index = match step {
             Step::Launch {
                 kernel,
                 dtype,
                 defines,
                 ..
-            } => Some(compile(prepared.device, kernel, *dtype, defines)?),
+            } => {
+                let key = (*kernel, *dtype, defines.as_slice());
+                Some(match compiled.iter().position(|k| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        let handle = compile(prepared.device, kernel, *dtype, defines)?;
+                        prepared.kernels.push(handle);
+                        compiled.push(key);
+                        compiled.len() - 1
+                    }
+                })
+            }
             _ => None,
         };
-        prepared.kernels.push(kernel);
+        prepared.step_kernels.push(index);
     }
     prepared.compile_time = start.elapsed();
     Ok(prepared)
@@ -162,10 +180,14 @@ impl Prepared<'_> {
         self.device
     }
 
+    pub fn plan(&self) -> &Plan {
+        self.plan
+    }
+
     /// Enqueues every step once. Does not wait (but `Read` and `Write` block by nature).
     pub fn run(&mut self) -> Result<()> {
-        for (step, kernel) in self.plan.steps.iter().zip(&self.kernels) {
-            match (step, kernel) {
+        for (step, kernel) in self.plan.steps.iter().zip(&self.step_kernels) {
+            match (step, kernel.and_then(|k| self.kernels.get(k))) {
                 (Step::Launch { dims, args, .. }, Some(kernel)) => {
                     let args: Vec<Arg<'_>> = args
                         .iter()
@@ -193,6 +215,7 @@ impl Prepared<'_> {
                     self.device
                         .copy(&self.buffers[*src], 0, &self.buffers[*dst], 0, bytes)?;
                 }
+                (Step::Sync, _) => self.device.sync()?,
                 (Step::Launch { kernel, .. }, None) => {
                     return Err(Error::invalid(
                         &self.device.info().backend,

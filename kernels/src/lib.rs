@@ -78,6 +78,8 @@ impl FromStr for Scale {
 pub enum Bound {
     Memory,
     Compute,
+    /// Neither: the workload measures a fixed cost per operation (launch latency).
+    Latency,
 }
 
 /// Work done by one run of a case.
@@ -86,6 +88,8 @@ pub struct Cost {
     pub flops: f64,
     /// Bytes moved to and from memory, counted as the workload's table says.
     pub bytes: f64,
+    /// Kernel launches, for workloads that measure the cost of one.
+    pub launches: f64,
 }
 
 /// One workload: a family of cases and everything needed to run and judge them.

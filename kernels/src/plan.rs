@@ -82,6 +82,9 @@ pub enum Step {
     Read { buffer: usize },
     /// Copy one whole buffer into another of the same size.
     Copy { src: usize, dst: usize },
+    /// Wait on the host for everything enqueued so far. A plan with one is timed by the
+    /// host clock: device timers cannot see the host waiting.
+    Sync,
 }
 
 /// Where the result to validate is.
@@ -119,6 +122,11 @@ impl Plan {
             Output::HostRead => self.buffers.iter().map(|b| b.bytes).max().unwrap_or(0),
         };
         inputs + output
+    }
+
+    /// True when the plan waits for the device on the host (see [`Step::Sync`]).
+    pub fn host_waits(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s, Step::Sync))
     }
 
     /// The initial contents of a buffer (inputs only).

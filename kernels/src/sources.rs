@@ -27,6 +27,7 @@ fn cuda_file(name: &str) -> Option<&'static str> {
         | "attn_decode_pv"
         | "attn_decode_split"
         | "attn_decode_combine" => include_str!("../cuda/attention.cu"),
+        "peak_fma" | "latency_empty" => include_str!("../cuda/peak.cu"),
         "test_index" | "test_scalars" => include_str!("../cuda/testing.cu"),
         _ => return None,
     })
@@ -49,6 +50,8 @@ pub const SOURCE_KERNELS: &[&str] = &[
     "attn_decode_pv",
     "attn_decode_split",
     "attn_decode_combine",
+    "peak_fma",
+    "latency_empty",
     "test_index",
     "test_scalars",
 ];
@@ -83,9 +86,15 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
         "stream_triad",
         "stream_dot",
         "softmax_rows",
+        "latency_empty",
         "test_index",
         "test_scalars"
     );
+    match (name, dtype) {
+        ("peak_fma", DType::F32) => return Some(include_bytes!("../spv/peak_fma.f32.spv")),
+        ("peak_fma", DType::F16) => return Some(include_bytes!("../spv/peak_fma.f16.spv")),
+        _ => {}
+    }
     every_dtype!(
         "gemm_naive",
         "gemm_tiled",
@@ -115,6 +124,7 @@ fn opencl_file(name: &str) -> Option<&'static str> {
         | "attn_decode_pv"
         | "attn_decode_split"
         | "attn_decode_combine" => include_str!("../opencl/attention.cl"),
+        "peak_fma" | "latency_empty" => include_str!("../opencl/peak.cl"),
         "test_index" | "test_scalars" => include_str!("../opencl/testing.cl"),
         _ => return None,
     })
@@ -143,6 +153,8 @@ pub fn source(
             Cow::Borrowed(&[]),
             vec![("T".to_string(), dtype.name().to_string())],
         ),
+        // OpenCL C has no bf16 arithmetic to measure a peak of.
+        Dialect::OpenClC if name == "peak_fma" && dtype == DType::BF16 => return None,
         Dialect::OpenClC => {
             let file = opencl_file(name)?;
             (

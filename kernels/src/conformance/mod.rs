@@ -192,6 +192,7 @@ pub fn trials(backend: Arc<dyn Backend>, expect: &Expectations) -> Vec<Trial> {
                         | ("attention.prefill", "fused")
                         | ("stream.dot", _)
                         | ("stream.triad", _)
+                        | ("peak.fma", _)
                 );
                 if shaped {
                     let other = other.clone();

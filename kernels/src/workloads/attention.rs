@@ -102,6 +102,7 @@ impl Dimensions {
         Cost {
             flops: if self.causal { flops / 2.0 } else { flops },
             bytes: elements * dtype.size() as f64,
+            ..Cost::default()
         }
     }
 

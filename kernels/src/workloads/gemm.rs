@@ -69,6 +69,7 @@ impl Workload for Gemm {
         Cost {
             flops: 2.0 * m * n * k,
             bytes: (m * k + k * n + m * n) * dtype.size() as f64,
+            ..Cost::default()
         }
     }
 

@@ -3,12 +3,14 @@
 mod attention;
 mod decode;
 mod gemm;
+mod latency;
+mod peak;
 mod stream;
 mod transfer;
 
 use crate::Workload;
 
-static ALL: [&dyn Workload; 11] = [
+static ALL: [&dyn Workload; 13] = [
     &stream::Stream(stream::Op::Copy),
     &stream::Stream(stream::Op::Scale),
     &stream::Stream(stream::Op::Add),
@@ -20,6 +22,8 @@ static ALL: [&dyn Workload; 11] = [
     &gemm::Gemm,
     &attention::Prefill,
     &decode::Decode,
+    &peak::PeakFma,
+    &latency::Launch,
 ];
 
 /// Every workload, in the order results are listed.

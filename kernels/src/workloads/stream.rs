@@ -126,6 +126,7 @@ impl Workload for Stream {
         Cost {
             flops,
             bytes: self.arrays_moved() as f64 * n * 4.0,
+            ..Cost::default()
         }
     }
 

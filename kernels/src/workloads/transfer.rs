@@ -62,6 +62,7 @@ impl Workload for Transfer {
         Cost {
             flops: 0.0,
             bytes: elements(shape) as f64 * 4.0,
+            ..Cost::default()
         }
     }
 

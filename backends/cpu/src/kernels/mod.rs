@@ -2,6 +2,7 @@
 
 mod attention;
 mod gemm;
+mod peak;
 mod stream;
 mod testing;
 
@@ -48,6 +49,14 @@ pub(crate) fn lookup(name: &str, dtype: DType) -> Result<KernelFn> {
         "attn_decode_pv" => Ok(by_dtype!(dtype, attention::decode_pv)),
         "attn_decode_split" => Ok(by_dtype!(dtype, attention::decode_split)),
         "attn_decode_combine" => Ok(by_dtype!(dtype, attention::decode_combine)),
+        "peak_fma" => match dtype {
+            DType::F32 => Ok(peak::fma),
+            _ => Err(Error::unsupported(
+                "cpu",
+                format!("peak_fma: no native {dtype} arithmetic on the CPU; its f32 peak is the rate it computes {dtype} at"),
+            )),
+        },
+        "latency_empty" => f32_only(peak::empty),
         "test_index" => f32_only(testing::index),
         "test_scalars" => f32_only(testing::scalars),
         _ => Err(Error::unsupported(

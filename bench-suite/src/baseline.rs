@@ -1,0 +1,117 @@
+//! Baselines: one results document per device, `DIR/<device-key>.json`, where the key is
+//! the backend and the device's name (`cpu-amd-epyc`, `vulkan-llvmpipe-llvm-15-0-6-256-bits`):
+//! a baseline belongs to a kind of device, not to an index on one machine. `run
+//! --baseline DIR` compares each device of the run with its own; a device with none is
+//! reported and passes, since numbers from other hardware would say nothing.
+
+use std::path::{Path, PathBuf};
+
+use halbench_hal::DeviceInfo;
+
+use crate::compare;
+use crate::results::{self, RunReport};
+
+/// `backend-name`, lower case, runs of anything but letters and digits as one `-`.
+pub fn device_key(info: &DeviceInfo) -> String {
+    let mut key = String::new();
+    for c in format!("{} {}", info.backend, info.name).chars() {
+        if c.is_ascii_alphanumeric() {
+            key.push(c.to_ascii_lowercase());
+        } else if !key.ends_with('-') {
+            key.push('-');
+        }
+    }
+    key.trim_matches('-').to_string()
+}
+
+pub fn path(dir: &Path, info: &DeviceInfo) -> PathBuf {
+    dir.join(format!("{}.json", device_key(info)))
+}
+
+/// The part of a run that belongs to one device.
+fn for_device(report: &RunReport, info: &DeviceInfo) -> RunReport {
+    let key = info.key();
+    RunReport {
+        devices: vec![info.clone()],
+        results: report
+            .results
+            .iter()
+            .filter(|r| r.device == key && !r.workload.is_empty())
+            .cloned()
+            .collect(),
+        ..report.clone()
+    }
+}
+
+/// Writes the baselines (`update`) or compares with them. `Ok(true)` on a regression.
+pub fn gate(
+    report: &RunReport,
+    dir: &Path,
+    update: bool,
+    threshold_pct: f64,
+) -> Result<bool, String> {
+    if !(threshold_pct.is_finite() && threshold_pct >= 0.0) {
+        return Err(format!(
+            "--threshold must be a non-negative percentage, got {threshold_pct}"
+        ));
+    }
+    let mut regressed = false;
+    for info in &report.devices {
+        let path = path(dir, info);
+        let mine = for_device(report, info);
+        if update {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let text = serde_json::to_string_pretty(&mine).map_err(|e| e.to_string())?;
+            results::write_atomic(&path, text.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("baseline for {} written to {}", info.key(), path.display());
+            continue;
+        }
+        if !path.exists() {
+            eprintln!(
+                "no baseline for {} ({}) at {}: nothing to compare; record one with --update-baseline",
+                info.key(),
+                info.name,
+                path.display()
+            );
+            continue;
+        }
+        let base = compare::load(&path)?;
+        let rows = compare::compare(&base, &mine, threshold_pct / 100.0);
+        println!("baseline {} against {}:", path.display(), info.key());
+        println!("{}", compare::table(&rows, false));
+        let slower: Vec<&str> = rows
+            .iter()
+            .filter(|c| c.verdict.is_regression())
+            .map(|c| c.key.as_str())
+            .collect();
+        if slower.is_empty() {
+            eprintln!("{}: no regression ({} cases)", info.key(), rows.len());
+        } else {
+            regressed = true;
+            eprintln!(
+                "{}: {} regression(s): {}",
+                info.key(),
+                slower.len(),
+                slower.join(", ")
+            );
+        }
+    }
+    Ok(regressed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_keys_are_file_names() {
+        let info = DeviceInfo {
+            backend: "vulkan".into(),
+            name: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+            ..DeviceInfo::default()
+        };
+        assert_eq!(device_key(&info), "vulkan-llvmpipe-llvm-15-0-6-256-bits");
+    }
+}

@@ -1,0 +1,113 @@
+//! The small commands: `devices`, `conformance`, `compare`.
+
+use std::process::ExitCode;
+
+use halbench_hal::DeviceInfo;
+use halbench_kernels::conformance;
+
+use crate::run::{reason, usage, FAILURE};
+use crate::select::{self, UsageError};
+use crate::{output, registry, Format};
+
+pub fn devices(json: bool) -> ExitCode {
+    let mut listing = Vec::new();
+    for backend in registry::backends() {
+        let entry = match backend.devices() {
+            Ok(devices) => serde_json::json!({
+                "backend": backend.name(), "available": true, "devices": devices,
+            }),
+            Err(e) => serde_json::json!({
+                "backend": backend.name(), "available": false, "reason": reason(&e),
+            }),
+        };
+        listing.push(entry);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&listing).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    for entry in &listing {
+        let name = entry["backend"].as_str().unwrap_or("?");
+        match serde_json::from_value::<Vec<DeviceInfo>>(entry["devices"].clone()) {
+            Ok(devices) => {
+                println!("{name}: available, {} device(s)", devices.len());
+                println!("{}", output::devices_table(&devices));
+            }
+            Err(_) => println!(
+                "{name}: unavailable: {}",
+                entry["reason"].as_str().unwrap_or("")
+            ),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn conformance(names: &[String], filter: Option<String>) -> ExitCode {
+    let backends = match select::backends(registry::backends(), names) {
+        Ok(b) => b,
+        Err(e) => return usage(e),
+    };
+    let trials = backends
+        .into_iter()
+        .flat_map(|b| conformance::trials(b, &conformance::Expectations::default()))
+        .collect();
+    let args = libtest_mimic::Arguments {
+        filter,
+        test_threads: Some(1),
+        ..Default::default()
+    };
+    if libtest_mimic::run(&args, trials).has_failed() {
+        ExitCode::from(FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub fn compare(
+    base: &std::path::Path,
+    new: &std::path::Path,
+    threshold: f64,
+    format: Format,
+) -> ExitCode {
+    if !(threshold.is_finite() && threshold >= 0.0) {
+        return usage(UsageError(format!(
+            "--threshold must be a non-negative percentage, got {threshold}"
+        )));
+    }
+    let (b, n) = match (crate::compare::load(base), crate::compare::load(new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(e), _) | (_, Err(e)) => return usage(UsageError(e)),
+    };
+    let rows = crate::compare::compare(&b, &n, threshold / 100.0);
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        ),
+        Format::Table | Format::Markdown => {
+            println!(
+                "{}",
+                crate::compare::table(&rows, matches!(format, Format::Markdown))
+            )
+        }
+    }
+    let regressions: Vec<&str> = rows
+        .iter()
+        .filter(|c| c.verdict.is_regression())
+        .map(|c| c.key.as_str())
+        .collect();
+    if regressions.is_empty() {
+        eprintln!("no regression ({} cases compared)", rows.len());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "{} regression(s): {}",
+            regressions.len(),
+            regressions.join(", ")
+        );
+        ExitCode::from(FAILURE)
+    }
+}
