@@ -1,6 +1,7 @@
 //! Baselines: one results document per device, `DIR/<device-key>.json`, where the key is
-//! the backend and the device's name (`cpu-amd-epyc`, `vulkan-llvmpipe-llvm-15-0-6-256-bits`):
-//! a baseline belongs to a kind of device, not to an index on one machine. `run
+//! the backend, the device's name and its compute units (`cpu-amd-epyc-2u`,
+//! `vulkan-llvmpipe-llvm-15-0-6-256-bits-2u`): a baseline belongs to a kind of device,
+//! not to an index on one machine. `run
 //! --baseline DIR` compares each device of the run with its own; a device with none is
 //! reported and passes, since numbers from other hardware would say nothing.
 
@@ -14,7 +15,8 @@ use crate::results::{self, RunReport};
 /// `backend-name`, lower case, runs of anything but letters and digits as one `-`.
 pub fn device_key(info: &DeviceInfo) -> String {
     let mut key = String::new();
-    for c in format!("{} {}", info.backend, info.name).chars() {
+    let id = format!("{} {} {}u", info.backend, info.name, info.compute_units);
+    for c in id.chars() {
         if c.is_ascii_alphanumeric() {
             key.push(c.to_ascii_lowercase());
         } else if !key.ends_with('-') {
@@ -110,8 +112,9 @@ mod tests {
         let info = DeviceInfo {
             backend: "vulkan".into(),
             name: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+            compute_units: 2,
             ..DeviceInfo::default()
         };
-        assert_eq!(device_key(&info), "vulkan-llvmpipe-llvm-15-0-6-256-bits");
+        assert_eq!(device_key(&info), "vulkan-llvmpipe-llvm-15-0-6-256-bits-2u");
     }
 }

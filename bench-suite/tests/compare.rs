@@ -124,3 +124,70 @@ fn malformed_or_foreign_files_are_clear_errors() {
     assert!(stderr.contains("cannot read"), "{stderr}");
     assert!(!stderr.contains("panicked"));
 }
+
+/// `run --baseline`: record, compare with the record, and fail against a baseline ten
+/// times faster than this machine, naming the case.
+#[test]
+fn run_with_a_baseline_records_compares_and_gates() {
+    let d = scratch("baseline");
+    let dir = d.join("baselines");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--backend",
+            "cpu",
+            "--scale",
+            "smoke",
+            "--workload",
+            "peak.fma",
+            "--dtype",
+            "f32",
+            "--baseline",
+            dir.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        halbench(&args)
+    };
+    let out = run(&["--update-baseline"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1);
+    let file = files[0].path();
+    assert!(file
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("cpu-"));
+
+    let out = run(&["--threshold", "1000"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    for r in doc["results"].as_array_mut().unwrap() {
+        r["timing"]["median_s"] = (r["timing"]["median_s"].as_f64().unwrap() / 10.0).into();
+        r["timing"]["cv"] = 0.0.into();
+    }
+    std::fs::write(&file, serde_json::to_string(&doc).unwrap()).unwrap();
+    let out = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cpu:0/peak.fma/default/f32/n=1000"),
+        "{stderr}"
+    );
+
+    // A device with no baseline passes, saying so.
+    std::fs::remove_file(&file).unwrap();
+    let out = run(&[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no baseline for cpu:0"));
+}
