@@ -34,6 +34,17 @@ pub fn devices(json: bool) -> ExitCode {
         match serde_json::from_value::<Vec<DeviceInfo>>(entry["devices"].clone()) {
             Ok(devices) => {
                 println!("{name}: available, {} device(s)", devices.len());
+                if let Some(e) = devices.first().map(|d| &d.extras) {
+                    if let Some(path) = e.get("plugin.path") {
+                        let get = |k: &str| e.get(k).map_or("?", String::as_str);
+                        println!(
+                            "  plugin {path}: version {}, vendor {}, runtime {}",
+                            get("plugin.version"),
+                            get("plugin.vendor"),
+                            get("plugin.runtime_version")
+                        );
+                    }
+                }
                 println!("{}", output::devices_table(&devices));
             }
             Err(_) => println!(
@@ -45,11 +56,27 @@ pub fn devices(json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// With `--plugin` and no `--backend`, only the plugins are certified, and one that does
+/// not load fails the command.
 pub fn conformance(names: &[String], filter: Option<String>) -> ExitCode {
-    let backends = match select::backends(registry::backends(), names) {
+    let explicit = !registry::explicit_plugins().is_empty();
+    let all = if explicit && names.is_empty() {
+        registry::plugins()
+    } else {
+        registry::backends()
+    };
+    let backends = match select::backends(all, names) {
         Ok(b) => b,
         Err(e) => return usage(e),
     };
+    if explicit {
+        for b in &backends {
+            if let Err(e) = b.devices() {
+                eprintln!("error: plugin {} cannot be certified: {e}", b.name());
+                return ExitCode::from(FAILURE);
+            }
+        }
+    }
     let trials = backends
         .into_iter()
         .flat_map(|b| conformance::trials(b, &conformance::Expectations::default()))

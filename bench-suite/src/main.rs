@@ -35,6 +35,10 @@ use halbench_kernels::Scale;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Load a vendor plugin (a shared library, or a folder of them); repeatable. Also
+    /// found: HALBENCH_PLUGIN_PATH, and plugins/ beside the executable.
+    #[arg(long, global = true, value_name = "PATH")]
+    plugin: Vec<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +141,7 @@ fn parse_scale(s: &str) -> Result<Scale, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    registry::set_plugins(cli.plugin.clone());
     match cli.command {
         None => run::run(RunArgs {
             scale: Scale::Quick,

@@ -1,0 +1,115 @@
+/* The C skeleton re-exported with a fault, one per -D switch, for the ABI tests. Error
+ * objects come from a pool that is never freed, so a double destroy is counted rather
+ * than being undefined behaviour. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#define SKELETON_ERROR_HOOKS
+#define SKELETON_NO_ENTRY
+struct HB_Error;
+static struct HB_Error* error_alloc(void);
+static void error_release(struct HB_Error* e);
+#include "../../examples/skeleton.c"
+
+#define POOL 4096
+static HB_Error pool[POOL];
+static int state[POOL]; /* 0 free, 1 live, 2 destroyed */
+static int64_t created, destroyed, destroyed_twice;
+
+static HB_Error* error_alloc(void) {
+  for (int i = 0; i < POOL; ++i)
+    if (state[i] == 0) {
+      state[i] = 1;
+      created++;
+      return &pool[i];
+    }
+  return NULL;
+}
+static void error_release(HB_Error* e) {
+  int i = (int)(e - pool);
+  if (i < 0 || i >= POOL || state[i] != 1) {
+    destroyed_twice++;
+    return;
+  }
+  state[i] = 2;
+  destroyed++;
+}
+
+void hb_test_error_counts(int64_t* c, int64_t* d, int64_t* twice) {
+  *c = created;
+  *d = destroyed;
+  *twice = destroyed_twice;
+}
+
+#ifdef GARBAGE
+static HB_Error* garbage_count(HB_Device_Count_Args* a) {
+  a->num_devices = 2;
+  return NULL;
+}
+static HB_Error* garbage_open(HB_Device_Open_Args* a) {
+  if (a->index == 1) {
+    a->device = NULL; /* "success", but no device */
+    return NULL;
+  }
+  return device_open(a);
+}
+static HB_Error* garbage_alloc(HB_Buffer_Alloc_Args* a) {
+  HB_Error* e = buffer_alloc(a);
+  a->buffer = 7; /* the same handle every time */
+  return e;
+}
+static void garbage_error_get(HB_Error_Get_Args* a) {
+  error_get(a);
+  a->message = NULL;
+}
+static HB_Error* garbage_info(HB_Device_Info_Args* a) {
+  device_info(a);
+  a->name = NULL;
+  a->extras = (const HB_NamedValue*)0x1;
+  a->num_extras = (size_t)-1;
+  return NULL;
+}
+#endif
+
+/* A table from a future minor: one more function after everything this host knows. */
+struct future_api {
+  HB_Api base;
+  void (*added_later)(void);
+};
+static struct future_api table;
+
+const HB_Api* halbench_plugin_api(uint32_t host_major, uint32_t host_minor) {
+  (void)host_major;
+  (void)host_minor;
+  table.base = skeleton_api;
+#ifdef OLD_MINOR
+  table.base.abi_minor = 0;
+  table.base.struct_size = HB_API_SIZE_1_0;
+  table.base.host_pin = NULL; /* beyond struct_size: never read */
+#endif
+#ifdef NEW_MINOR
+  table.base.abi_minor = HB_ABI_MINOR + 1;
+  table.base.struct_size = sizeof(struct future_api);
+  table.added_later = NULL;
+#endif
+#ifdef MAJOR
+  table.base.abi_major = MAJOR;
+#endif
+#ifdef DROP_READ
+  table.base.buffer_read = NULL;
+#endif
+#ifdef TRUNCATE_AT_READ
+  table.base.struct_size = offsetof(HB_Api, buffer_read);
+#endif
+#ifdef DECLINE
+  return NULL;
+#endif
+#ifdef GARBAGE
+  table.base.device_count = garbage_count;
+  table.base.device_open = garbage_open;
+  table.base.buffer_alloc = garbage_alloc;
+  table.base.error_get = garbage_error_get;
+  table.base.device_info = garbage_info;
+#endif
+  return &table.base;
+}
