@@ -219,7 +219,7 @@ impl Workload for Prefill {
     }
 
     fn variants(&self) -> &'static [&'static str] {
-        &["naive", "fused"]
+        &["naive", "fused", "vendor"]
     }
 
     fn dtypes(&self) -> &'static [DType] {
@@ -265,7 +265,20 @@ impl Workload for Prefill {
         let bh = x.b * x.h;
         let causal = PlanArg::U32(u32::from(x.causal));
         let scale = PlanArg::F32(x.scale());
-        let steps = if variant == "naive" {
+        let steps = if variant == "vendor" {
+            // The vendor library's fused attention, as a builtin (cuDNN, aclnn).
+            vec![launch(
+                "attn_prefill_vendor",
+                dtype,
+                Dims::linear(1, 1),
+                [
+                    &[buf(0), buf(1), buf(2), buf(3)][..],
+                    &x.heads(),
+                    &[causal, scale],
+                ]
+                .concat(),
+            )]
+        } else if variant == "naive" {
             buffers.push(BufferSpec::output("attn.scores", bh * x.keys * x.keys * 4));
             vec![
                 launch(

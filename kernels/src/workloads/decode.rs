@@ -32,7 +32,7 @@ impl Workload for Decode {
     }
 
     fn variants(&self) -> &'static [&'static str] {
-        &["naive", "split_kv"]
+        &["naive", "split_kv", "vendor"]
     }
 
     fn dtypes(&self) -> &'static [DType] {
@@ -69,7 +69,16 @@ impl Workload for Decode {
         let mut buffers = x.buffers(dtype);
         let bh = x.b * x.h;
         let scale = PlanArg::F32(x.scale());
-        let steps = if variant == "naive" {
+        let steps = if variant == "vendor" {
+            // The vendor library's decode attention, as a builtin (aclnn's fused
+            // inference attention).
+            vec![launch(
+                "attn_decode_vendor",
+                dtype,
+                Dims::linear(1, 1),
+                [&[buf(0), buf(1), buf(2), buf(3)][..], &x.heads(), &[scale]].concat(),
+            )]
+        } else if variant == "naive" {
             buffers.push(BufferSpec::output("attn.scores", bh * x.keys * 4));
             vec![
                 launch(

@@ -1,0 +1,234 @@
+/* Stand-in libopapi.so (test double): aclnn's tensors and the two operators halbench
+ * uses, computed on the host so the workloads validate. Checks shapes, dtypes, layout,
+ * the two-phase protocol (an executor runs once, after its GetWorkspaceSize, with the
+ * workspace it asked for) and that every tensor is destroyed. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "common.h"
+
+enum { F32 = 0, F16 = 1, U8 = 4, BF16 = 27 };
+typedef struct { int magic; int64_t dims[8]; uint64_t nd; int dtype; void* data; } tensor_t;
+typedef struct { int magic; tensor_t* t; } list_t;
+typedef struct {
+  int magic, op; /* 1 matmul, 2 attention */
+  uint64_t workspace;
+  tensor_t a, b, c, mask, o; /* copies: the executor outlives the tensor objects */
+  int has_mask;
+  double scale;
+  int64_t heads, kv_heads;
+} exec_t;
+static int live_tensors;
+
+const char* standin_opapi_log(void) { return standin_log_buf; }
+void standin_opapi_fail(const char* name) { snprintf(standin_failing, sizeof standin_failing, "%s", name ? name : ""); }
+int standin_opapi_live(void) { return live_tensors; }
+
+void* aclCreateTensor(const int64_t* dims, uint64_t nd, int dtype, const int64_t* strides, int64_t offset,
+                      int format, const int64_t* sdims, uint64_t snd, void* data) {
+  if (nd == 0 || nd > 8 || !data || offset != 0 || format != 2 || snd != nd) {
+    bad("aclCreateTensor: nd=%llu format=%d offset=%lld", (unsigned long long)nd, format, (long long)offset);
+    return NULL;
+  }
+  int64_t expect = 1;
+  for (int i = (int)nd - 1; i >= 0; --i) {
+    if (strides[i] != expect || sdims[i] != dims[i] || dims[i] <= 0) {
+      bad("aclCreateTensor: not a contiguous row-major tensor");
+      return NULL;
+    }
+    expect *= dims[i];
+  }
+  tensor_t* t = calloc(1, sizeof *t);
+  t->magic = 0x7E45;
+  memcpy(t->dims, dims, nd * sizeof *dims);
+  t->nd = nd;
+  t->dtype = dtype;
+  t->data = data;
+  live_tensors++;
+  return t;
+}
+static int tensor_ok(const void* t) { return t && ((const tensor_t*)t)->magic == 0x7E45; }
+int aclDestroyTensor(void* t) {
+  if (!tensor_ok(t)) return bad("aclDestroyTensor: not a tensor (destroyed twice?)");
+  ((tensor_t*)t)->magic = 0;
+  free(t);
+  live_tensors--;
+  return 0;
+}
+void* aclCreateTensorList(void* const* ts, uint64_t n) {
+  if (n != 1 || !tensor_ok(ts[0])) {
+    bad("aclCreateTensorList: expected one tensor");
+    return NULL;
+  }
+  list_t* l = calloc(1, sizeof *l);
+  l->magic = 0x1157;
+  l->t = ts[0];
+  return l;
+}
+int aclDestroyTensorList(void* l) {
+  if (!l || ((list_t*)l)->magic != 0x1157) return bad("aclDestroyTensorList: not a list");
+  aclDestroyTensor(((list_t*)l)->t); /* a list owns its tensors */
+  ((list_t*)l)->magic = 0;
+  free(l);
+  return 0;
+}
+
+static double get(const tensor_t* t, int64_t i) {
+  switch (t->dtype) {
+    case F16: return (double)((_Float16*)t->data)[i];
+    case BF16: {
+      uint32_t u = (uint32_t)((uint16_t*)t->data)[i] << 16;
+      float f;
+      memcpy(&f, &u, 4);
+      return f;
+    }
+    default: return ((float*)t->data)[i];
+  }
+}
+static void put(const tensor_t* t, int64_t i, double v) {
+  switch (t->dtype) {
+    case F16: ((_Float16*)t->data)[i] = (_Float16)v; break;
+    case BF16: {
+      float f = (float)v;
+      uint32_t u;
+      memcpy(&u, &f, 4);
+      u += 0x7fffu + ((u >> 16) & 1u);
+      ((uint16_t*)t->data)[i] = (uint16_t)(u >> 16);
+      break;
+    }
+    default: ((float*)t->data)[i] = (float)v;
+  }
+}
+static int dtype_ok(int d) { return d == F32 || d == F16 || d == BF16; }
+
+int aclnnMatmulGetWorkspaceSize(void* a, void* b, void* c, int8_t cube, uint64_t* ws, void** exec) {
+  if (failing("aclnnMatmulGetWorkspaceSize")) return STANDIN_ERROR;
+  if (!tensor_ok(a) || !tensor_ok(b) || !tensor_ok(c)) return bad("aclnnMatmul: bad tensor");
+  tensor_t *A = a, *B = b, *C = c;
+  if (A->nd != 2 || B->nd != 2 || C->nd != 2 || A->dims[1] != B->dims[0] || C->dims[0] != A->dims[0] ||
+      C->dims[1] != B->dims[1])
+    return bad("aclnnMatmul: shapes do not chain");
+  if (A->dtype != B->dtype || A->dtype != C->dtype || !dtype_ok(A->dtype)) return bad("aclnnMatmul: dtypes");
+  if (cube < 0 || cube > 3) return bad("aclnnMatmul: cubeMathType %d", cube);
+  exec_t* e = calloc(1, sizeof *e);
+  e->magic = 0xE8EC;
+  e->op = 1;
+  e->workspace = *ws = 4096;
+  e->a = *A, e->b = *B, e->c = *C;
+  *exec = e;
+  logf_("aclnnMatmulGetWorkspaceSize M=%lld N=%lld K=%lld dtype=%d cubeMathType=%d", (long long)A->dims[0],
+        (long long)B->dims[1], (long long)A->dims[1], A->dtype, cube);
+  return 0;
+}
+
+static int take(void* exec, void* ws, uint64_t size, void* stream, int op, const char* what, exec_t** out) {
+  exec_t* e = exec;
+  if (!e || e->magic != 0xE8EC || e->op != op) return bad("%s: not a fresh executor from its GetWorkspaceSize", what);
+  if (size != e->workspace || (size && !ws)) return bad("%s: workspace %llu, asked for %llu", what,
+                                                         (unsigned long long)size, (unsigned long long)e->workspace);
+  if (!stream) return bad("%s: no stream", what);
+  e->magic = 0; /* one run per executor */
+  *out = e;
+  return 0;
+}
+
+int aclnnMatmul(void* ws, uint64_t size, void* exec, void* stream) {
+  exec_t* e = NULL;
+  int r = take(exec, ws, size, stream, 1, "aclnnMatmul", &e);
+  if (r) return r;
+  int64_t M = e->a.dims[0], K = e->a.dims[1], N = e->b.dims[1];
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; ++k) acc += get(&e->a, i * K + k) * get(&e->b, k * N + j);
+      put(&e->c, i * N + j, acc);
+    }
+  free(e);
+  logf_("aclnnMatmul workspace=%llu", (unsigned long long)size);
+  return 0;
+}
+
+int aclnnFusedInferAttentionScoreGetWorkspaceSize(
+    void* q, void* k, void* v, void* pse, void* mask, void* seq, void* seqkv, void* d1, void* q1, void* d2,
+    void* q2, void* o2, void* as, void* ao, void* bt, void* qp, void* kp, int64_t heads, double scale,
+    int64_t pre, int64_t next, char* layout, int64_t kv_heads, int64_t sparse, int64_t inner, int64_t block,
+    int64_t antiquant, _Bool lse, void* out, void* lse_out, uint64_t* ws, void** exec) {
+  if (failing("aclnnFusedInferAttentionScoreGetWorkspaceSize")) return STANDIN_ERROR;
+  if (!tensor_ok(q) || !tensor_ok(out) || !k || !v) return bad("FIA: bad tensor");
+  if (pse || seq || seqkv || d1 || q1 || d2 || q2 || o2 || as || ao || bt || qp || kp || lse || lse_out)
+    return bad("FIA: an unused optional input was given");
+  if (!layout || strcmp(layout, "BNSD") != 0) return bad("FIA: layout %s, expected BNSD", layout ? layout : "NULL");
+  if (sparse != 0 || block != 0 || antiquant != 0 || inner != 0) return bad("FIA: modes");
+  tensor_t *Q = q, *K = ((list_t*)k)->t, *V = ((list_t*)v)->t, *O = out;
+  if (Q->nd != 4 || K->nd != 4 || V->nd != 4 || O->nd != 4) return bad("FIA: BNSD tensors are 4-D");
+  if (Q->dims[1] != heads || K->dims[1] != kv_heads || heads % kv_heads) return bad("FIA: heads %lld/%lld", (long long)heads, (long long)kv_heads);
+  if (K->dims[3] != Q->dims[3] || V->dims[2] != K->dims[2] || memcmp(O->dims, Q->dims, sizeof Q->dims))
+    return bad("FIA: shapes");
+  if (Q->dtype != K->dtype || Q->dtype != V->dtype || Q->dtype != O->dtype || !dtype_ok(Q->dtype))
+    return bad("FIA: dtypes");
+  exec_t* e = calloc(1, sizeof *e);
+  if (mask) {
+    tensor_t* Mk = mask;
+    if (!tensor_ok(Mk) || Mk->dtype != U8 || Mk->nd != 2 || Mk->dims[0] != Q->dims[2] || Mk->dims[1] != K->dims[2]) {
+      free(e);
+      return bad("FIA: the mask must be u8 [Sq, Skv]");
+    }
+    if (next != 0) {
+      free(e);
+      return bad("FIA: a causal mask comes with nextTokens 0");
+    }
+    e->mask = *Mk;
+    e->has_mask = 1;
+  }
+  (void)pre;
+  e->magic = 0xE8EC;
+  e->op = 2;
+  e->workspace = *ws = 8192;
+  e->a = *Q, e->b = *K, e->c = *V, e->o = *O;
+  e->scale = scale;
+  e->heads = heads;
+  e->kv_heads = kv_heads;
+  *exec = e;
+  logf_("aclnnFusedInferAttentionScoreGetWorkspaceSize B=%lld N=%lld KVN=%lld Sq=%lld Skv=%lld D=%lld dtype=%d causal=%d",
+        (long long)Q->dims[0], (long long)heads, (long long)kv_heads, (long long)Q->dims[2], (long long)K->dims[2],
+        (long long)Q->dims[3], Q->dtype, e->has_mask);
+  return 0;
+}
+
+int aclnnFusedInferAttentionScore(void* ws, uint64_t size, void* exec, void* stream) {
+  exec_t* e = NULL;
+  int r = take(exec, ws, size, stream, 2, "aclnnFusedInferAttentionScore", &e);
+  if (r) return r;
+  int64_t B = e->a.dims[0], H = e->heads, Hkv = e->kv_heads, Sq = e->a.dims[2], Skv = e->b.dims[2], D = e->a.dims[3];
+  double* s = malloc(sizeof(double) * (size_t)Skv);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      int64_t g = h / (H / Hkv);
+      for (int64_t i = 0; i < Sq; ++i) {
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < Skv; ++j) {
+          if (e->has_mask && ((uint8_t*)e->mask.data)[i * Skv + j]) {
+            s[j] = -INFINITY;
+            continue;
+          }
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += get(&e->a, ((b * H + h) * Sq + i) * D + d) * get(&e->b, ((b * Hkv + g) * Skv + j) * D + d);
+          s[j] = dot * e->scale;
+          if (s[j] > mx) mx = s[j];
+        }
+        for (int64_t j = 0; j < Skv; ++j) sum += s[j] == -INFINITY ? 0 : exp(s[j] - mx);
+        for (int64_t d = 0; d < D; ++d) {
+          double acc = 0;
+          for (int64_t j = 0; j < Skv; ++j)
+            if (s[j] != -INFINITY) acc += exp(s[j] - mx) * get(&e->c, ((b * Hkv + g) * Skv + j) * D + d);
+          put(&e->o, ((b * H + h) * Sq + i) * D + d, sum > 0 ? acc / sum : 0);
+        }
+      }
+    }
+  free(s);
+  free(e);
+  logf_("aclnnFusedInferAttentionScore workspace=%llu", (unsigned long long)size);
+  return 0;
+}
