@@ -10,12 +10,7 @@ fn without_cann_the_plugin_reports_unavailable_with_the_reason() {
         std::env::remove_var("ASCEND_HOME_PATH");
         std::env::remove_var("ASCEND_TOOLKIT_HOME");
     }
-    let exe = std::env::current_exe().unwrap();
-    let lib = exe.parent().and_then(|d| d.parent()).unwrap().join(format!(
-        "{}halbench_ascend{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
+    let lib = halbench_plugin::built_cdylib("halbench_ascend");
     let plugin = PluginBackend::load(&lib).expect("the plugin itself loads without CANN");
     assert_eq!(plugin.attributes()["name"], "ascend");
     match plugin.devices() {

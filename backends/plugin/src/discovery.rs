@@ -70,3 +70,25 @@ pub fn discover(explicit: &[PathBuf]) -> Vec<Found> {
     }
     found
 }
+
+/// The shared library cargo built for plugin crate `lib_name` (`halbench_cpu_plugin`), as
+/// seen from that crate's own tests: `target/<profile>/deps/` under `cargo test`,
+/// `target/<profile>/` after `cargo build`.
+pub fn built_cdylib(lib_name: &str) -> PathBuf {
+    let file = format!(
+        "{}{lib_name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let exe = std::env::current_exe().unwrap_or_default();
+    let deps = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let candidates = [
+        deps.join(&file),
+        deps.parent().map(|p| p.join(&file)).unwrap_or_default(),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| candidates[0].clone())
+}

@@ -27,6 +27,6 @@ mod discovery;
 mod loader;
 pub mod sdk;
 
-pub use discovery::{discover, Found};
+pub use discovery::{built_cdylib, discover, Found};
 pub use halbench_hal::Backend;
 pub use loader::PluginBackend;

@@ -47,12 +47,7 @@ pub fn install() -> PathBuf {
 
 /// `target/<profile>/libhalbench_ascend.so`, the plugin as shipped.
 pub fn plugin_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(|d| d.parent()).unwrap().join(format!(
-        "{}halbench_ascend{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
+    halbench_plugin::built_cdylib("halbench_ascend")
 }
 
 pub fn plugin() -> PluginBackend {
