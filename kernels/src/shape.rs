@@ -106,6 +106,15 @@ fn pairs(spec: &str) -> Result<BTreeMap<String, u64>, String> {
 }
 
 impl Shape {
+    /// `n` of an `Elements` shape (stream, transfer, peak.fma, latency.launch); 0 for the
+    /// other families, which those workloads are never given.
+    pub fn elements(&self) -> u64 {
+        match *self {
+            Shape::Elements { n } => n,
+            _ => 0,
+        }
+    }
+
     /// Parses a user's shape for a family. `None` when the spec belongs to another family;
     /// `Some(Err)` when it is this family's but wrong (unknown key, zero, impossible).
     pub fn parse(kind: ShapeKind, spec: &str) -> Option<Result<Shape, String>> {

@@ -19,13 +19,6 @@ const GUARD_WORDS: u64 = 64;
 
 pub(crate) struct Launch;
 
-fn launches(shape: &Shape) -> u64 {
-    match *shape {
-        Shape::Elements { n } => n,
-        _ => 0,
-    }
-}
-
 impl Workload for Launch {
     fn name(&self) -> &'static str {
         "latency.launch"
@@ -58,7 +51,7 @@ impl Workload for Launch {
 
     fn cost(&self, shape: &Shape, _dtype: DType) -> Cost {
         Cost {
-            launches: launches(shape) as f64,
+            launches: shape.elements() as f64,
             ..Cost::default()
         }
     }
@@ -72,7 +65,7 @@ impl Workload for Launch {
             args: vec![PlanArg::Buffer(0), PlanArg::U32(0)],
         };
         let mut steps = Vec::new();
-        for _ in 0..launches(shape) {
+        for _ in 0..shape.elements() {
             steps.push(launch.clone());
             if variant == "roundtrip" {
                 steps.push(Step::Sync);

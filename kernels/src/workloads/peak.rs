@@ -29,13 +29,6 @@ const B: f32 = 0.75;
 
 pub(crate) struct PeakFma;
 
-fn items(shape: &Shape) -> u64 {
-    match *shape {
-        Shape::Elements { n } => n,
-        _ => 0,
-    }
-}
-
 /// Work-items a CPU-shaped work-item takes at once, as one vector per chain.
 const CPU_VECTOR: u64 = 16;
 
@@ -91,7 +84,7 @@ impl Workload for PeakFma {
     }
 
     fn cost(&self, shape: &Shape, dtype: DType) -> Cost {
-        let n = items(shape) as f64;
+        let n = shape.elements() as f64;
         Cost {
             flops: n * (CHAINS as f64) * f64::from(ITERATIONS) * 2.0,
             bytes: n * dtype.size() as f64,
@@ -100,7 +93,7 @@ impl Workload for PeakFma {
     }
 
     fn plan(&self, _variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
-        let n = items(shape);
+        let n = shape.elements();
         let (dims, defines) = launch(info, n);
         Plan {
             buffers: vec![BufferSpec::output("peak.out", n * dtype.size() as u64)],
@@ -125,7 +118,7 @@ impl Workload for PeakFma {
         let want = CHAINS as f64 * f64::from(B) / (1.0 - f64::from(A));
         let tol = want * 4.0 * unit_roundoff(dtype);
         let mut checker = Checker::new();
-        for i in 0..items(shape) as usize {
+        for i in 0..shape.elements() as usize {
             checker.check(get(dtype, out, i), want, tol, || format!("work-item {i}"));
         }
         checker.finish()

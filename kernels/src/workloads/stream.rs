@@ -57,13 +57,6 @@ impl Stream {
     }
 }
 
-fn elements(shape: &Shape) -> u64 {
-    match *shape {
-        Shape::Elements { n } => n,
-        _ => 0,
-    }
-}
-
 /// The launch of `dot`: as the element-wise kernels on CPU drivers with SIMD lanes
 /// (lavapipe); else a few groups per compute unit, so every unit has work and the final
 /// sum of partials stays tiny, with one work-item per group on other CPU devices (each
@@ -117,7 +110,7 @@ impl Workload for Stream {
     }
 
     fn cost(&self, shape: &Shape, _dtype: DType) -> Cost {
-        let n = elements(shape) as f64;
+        let n = shape.elements() as f64;
         let flops = match self.0 {
             Op::Copy => 0.0,
             Op::Scale | Op::Add => n,
@@ -131,11 +124,11 @@ impl Workload for Stream {
     }
 
     fn cache_resident(&self, shape: &Shape, info: &DeviceInfo) -> bool {
-        elements(shape) * 4 < 4 * info.last_level_cache_bytes
+        shape.elements() * 4 < 4 * info.last_level_cache_bytes
     }
 
     fn plan(&self, _variant: &str, _dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
-        let n = elements(shape);
+        let n = shape.elements();
         let array = |name: &'static str| BufferSpec::input(name, DType::F32, n);
         let mut buffers = vec![array("stream.a"), array("stream.b"), array("stream.c")];
         let (a, b, c) = (PlanArg::Buffer(0), PlanArg::Buffer(1), PlanArg::Buffer(2));
@@ -170,7 +163,7 @@ impl Workload for Stream {
     }
 
     fn check(&self, _dtype: DType, shape: &Shape, plan: &Plan, out: &[u8]) -> Validation {
-        let n = elements(shape) as usize;
+        let n = shape.elements() as usize;
         let f = DType::F32;
         let (a, b, c) = (plan.data(0), plan.data(1), plan.data(2));
         let s = f64::from(SCALAR);

@@ -17,13 +17,6 @@ pub(crate) enum Direction {
 
 pub(crate) struct Transfer(pub(crate) Direction);
 
-fn elements(shape: &Shape) -> u64 {
-    match *shape {
-        Shape::Elements { n } => n,
-        _ => 0,
-    }
-}
-
 impl Workload for Transfer {
     fn name(&self) -> &'static str {
         match self.0 {
@@ -61,17 +54,17 @@ impl Workload for Transfer {
     fn cost(&self, shape: &Shape, _dtype: DType) -> Cost {
         Cost {
             flops: 0.0,
-            bytes: elements(shape) as f64 * 4.0,
+            bytes: shape.elements() as f64 * 4.0,
             ..Cost::default()
         }
     }
 
     fn cache_resident(&self, shape: &Shape, info: &DeviceInfo) -> bool {
-        elements(shape) * 4 < 4 * info.last_level_cache_bytes
+        shape.elements() * 4 < 4 * info.last_level_cache_bytes
     }
 
     fn plan(&self, _variant: &str, _dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
-        let n = elements(shape);
+        let n = shape.elements();
         let mut data = BufferSpec::input("transfer.data", DType::F32, n);
         let bytes = data.bytes;
         let (buffers, steps, output) = match self.0 {
