@@ -12,49 +12,72 @@ use halbench_hal::{DType, Dialect, KernelSource};
 const OPENCL_COMMON: &str = include_str!("../opencl/common.cl");
 const CUDA_COMMON: &str = include_str!("../cuda/common.cuh");
 
-/// The CUDA C file that holds a kernel.
-fn cuda_file(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "stream_copy" | "stream_scale" | "stream_add" | "stream_triad" | "stream_dot" => {
-            include_str!("../cuda/stream.cu")
-        }
-        "gemm_naive" | "gemm_tiled" => include_str!("../cuda/gemm.cu"),
-        "attn_prefill_scores"
-        | "softmax_rows"
-        | "attn_prefill_pv"
-        | "attn_prefill_fused"
-        | "attn_decode_scores"
-        | "attn_decode_pv"
-        | "attn_decode_split"
-        | "attn_decode_combine" => include_str!("../cuda/attention.cu"),
-        "peak_fma" | "latency_empty" => include_str!("../cuda/peak.cu"),
-        "test_index" | "test_scalars" => include_str!("../cuda/testing.cu"),
+/// Which file holds each kernel in the C-like dialects: `opencl/STEM.cl` and
+/// `cuda/STEM.cu` hold the same kernels under the same names.
+const FILES: &[(&str, &[&str])] = &[
+    (
+        "stream",
+        &[
+            "stream_copy",
+            "stream_scale",
+            "stream_add",
+            "stream_triad",
+            "stream_dot",
+        ],
+    ),
+    ("gemm", &["gemm_naive", "gemm_tiled"]),
+    (
+        "attention",
+        &[
+            "attn_prefill_scores",
+            "softmax_rows",
+            "attn_prefill_pv",
+            "attn_prefill_fused",
+            "attn_decode_scores",
+            "attn_decode_pv",
+            "attn_decode_split",
+            "attn_decode_combine",
+        ],
+    ),
+    ("peak", &["peak_fma", "latency_empty"]),
+    ("testing", &["test_index", "test_scalars"]),
+];
+
+fn stem(name: &str) -> Option<&'static str> {
+    FILES
+        .iter()
+        .find(|(_, kernels)| kernels.contains(&name))
+        .map(|(stem, _)| *stem)
+}
+
+/// Every kernel name with a source in a source dialect (for compile-only checks).
+pub fn source_kernels() -> impl Iterator<Item = &'static str> {
+    FILES
+        .iter()
+        .flat_map(|(_, kernels)| kernels.iter().copied())
+}
+
+fn cuda_file(stem: &str) -> Option<&'static str> {
+    Some(match stem {
+        "stream" => include_str!("../cuda/stream.cu"),
+        "gemm" => include_str!("../cuda/gemm.cu"),
+        "attention" => include_str!("../cuda/attention.cu"),
+        "peak" => include_str!("../cuda/peak.cu"),
+        "testing" => include_str!("../cuda/testing.cu"),
         _ => return None,
     })
 }
 
-/// Every kernel name with a source in a source dialect (for compile-only checks).
-pub const SOURCE_KERNELS: &[&str] = &[
-    "stream_copy",
-    "stream_scale",
-    "stream_add",
-    "stream_triad",
-    "stream_dot",
-    "gemm_naive",
-    "gemm_tiled",
-    "attn_prefill_scores",
-    "softmax_rows",
-    "attn_prefill_pv",
-    "attn_prefill_fused",
-    "attn_decode_scores",
-    "attn_decode_pv",
-    "attn_decode_split",
-    "attn_decode_combine",
-    "peak_fma",
-    "latency_empty",
-    "test_index",
-    "test_scalars",
-];
+fn opencl_file(stem: &str) -> Option<&'static str> {
+    Some(match stem {
+        "stream" => include_str!("../opencl/stream.cl"),
+        "gemm" => include_str!("../opencl/gemm.cl"),
+        "attention" => include_str!("../opencl/attention.cl"),
+        "peak" => include_str!("../opencl/peak.cl"),
+        "testing" => include_str!("../opencl/testing.cl"),
+        _ => return None,
+    })
+}
 
 /// The checked-in SPIR-V of a kernel for a dtype (`spv/NAME.DTYPE.spv`, built from
 /// `glsl/NAME.comp` by `ci/build-spirv.sh`).
@@ -109,27 +132,6 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
     None
 }
 
-/// The OpenCL file that holds a kernel.
-fn opencl_file(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "stream_copy" | "stream_scale" | "stream_add" | "stream_triad" | "stream_dot" => {
-            include_str!("../opencl/stream.cl")
-        }
-        "gemm_naive" | "gemm_tiled" => include_str!("../opencl/gemm.cl"),
-        "attn_prefill_scores"
-        | "softmax_rows"
-        | "attn_prefill_pv"
-        | "attn_prefill_fused"
-        | "attn_decode_scores"
-        | "attn_decode_pv"
-        | "attn_decode_split"
-        | "attn_decode_combine" => include_str!("../opencl/attention.cl"),
-        "peak_fma" | "latency_empty" => include_str!("../opencl/peak.cl"),
-        "test_index" | "test_scalars" => include_str!("../opencl/testing.cl"),
-        _ => return None,
-    })
-}
-
 /// The defines that select a dtype in C-like dialects: the storage type `T` and a
 /// `DTYPE_*` flag.
 fn c_dtype_defines(dtype: DType, half: &str, bf16: &str) -> Vec<(String, String)> {
@@ -156,14 +158,14 @@ pub fn source(
         // OpenCL C has no bf16 arithmetic to measure a peak of.
         Dialect::OpenClC if name == "peak_fma" && dtype == DType::BF16 => return None,
         Dialect::OpenClC => {
-            let file = opencl_file(name)?;
+            let file = opencl_file(stem(name)?)?;
             (
                 Cow::Owned(format!("{OPENCL_COMMON}\n{file}").into_bytes()),
                 c_dtype_defines(dtype, "half", "ushort"),
             )
         }
         Dialect::CudaC => {
-            let file = cuda_file(name)?;
+            let file = cuda_file(stem(name)?)?;
             (
                 Cow::Owned(format!("{CUDA_COMMON}\n{file}").into_bytes()),
                 // The flag only: common.cuh typedefs T from it.
