@@ -1,40 +1,16 @@
 //! Criterion over the CPU backend's smoke cases, timed through the HAL exactly as the
-//! harness times them: `iter_custom` runs the prepared plan `iters` times between two
-//! device events where the device has timers (so a GPU runner can feed device time to
-//! criterion), else between two `sync`s on the host clock.
+//! harness times them (`Prepared::time_runs`): `iter_custom` runs the prepared plan
+//! `iters` times between two device events where the device has timers (so a GPU runner
+//! can feed device time to criterion), else between two `sync`s on the host clock.
 //!
 //! `cargo bench -p halbench --bench cpu_smoke [-- FILTER]`
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use halbench_hal::{Backend, Error};
-use halbench_kernels::executor::{self, Prepared};
+use halbench_kernels::executor;
 use halbench_kernels::{Case, Scale};
-
-fn time(prepared: &mut Prepared<'_>, iters: u64) -> Duration {
-    let device = prepared.device();
-    let device_timers = device.info().features.device_timers;
-    let result = (|| -> halbench_hal::Result<Duration> {
-        if device_timers {
-            let start = prepared.device().record()?;
-            for _ in 0..iters {
-                prepared.run()?;
-            }
-            let end = prepared.device().record()?;
-            prepared.device().elapsed(start, end)
-        } else {
-            prepared.device().sync()?;
-            let start = Instant::now();
-            for _ in 0..iters {
-                prepared.run()?;
-            }
-            prepared.device().sync()?;
-            Ok(start.elapsed())
-        }
-    })();
-    result.unwrap_or_else(|e| panic!("a case that validated failed to run again: {e}"))
-}
 
 fn smoke_cases(c: &mut Criterion) {
     let backend = halbench_cpu::CpuBackend::new();
@@ -59,7 +35,13 @@ fn smoke_cases(c: &mut Criterion) {
                 |out| assert!(case.check(&plan, &out).passed, "{case} fails validation"),
             );
             let id = case.to_string().replace('/', " ");
-            group.bench_function(id, |b| b.iter_custom(|iters| time(&mut prepared, iters)));
+            group.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    prepared.time_runs(iters).unwrap_or_else(|e| {
+                        panic!("a case that validated failed to run again: {e}")
+                    })
+                })
+            });
         }
     }
     group.finish();

@@ -5,7 +5,7 @@
 //! Timing uses the device's timers when it has them (events around the runs), else a
 //! host clock around the runs and a `sync`; every result says which.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use halbench_hal::{Device, Error, Result};
 use halbench_kernels::executor::{self, Prepared};
@@ -101,40 +101,20 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
 }
 
 /// Seconds per run over `iterations` runs.
-fn measure(prepared: &mut Prepared<'_>, method: TimingMethod, iterations: u32) -> Result<f64> {
-    let per_run = |d: Duration| d.as_secs_f64() / f64::from(iterations);
-    match method {
-        TimingMethod::Device => {
-            let start = prepared.device().record()?;
-            for _ in 0..iterations {
-                prepared.run()?;
-            }
-            let end = prepared.device().record()?;
-            let elapsed = prepared.device().elapsed(start, end)?;
-            Ok(per_run(elapsed))
-        }
-        TimingMethod::System => {
-            prepared.device().sync()?;
-            let start = Instant::now();
-            for _ in 0..iterations {
-                prepared.run()?;
-            }
-            prepared.device().sync()?;
-            Ok(per_run(start.elapsed()))
-        }
-    }
+fn measure(prepared: &mut Prepared<'_>, iterations: u32) -> Result<f64> {
+    let elapsed = prepared.time_runs(u64::from(iterations))?;
+    Ok(elapsed.as_secs_f64() / f64::from(iterations))
 }
 
 fn time(prepared: &mut Prepared<'_>, budget: Budget, compile_s: f64) -> Result<Timing> {
-    let host_waits = prepared.plan().host_waits();
-    let method = if prepared.device().info().features.device_timers && !host_waits {
+    let method = if prepared.device_timed() {
         TimingMethod::Device
     } else {
         TimingMethod::System
     };
     // The validation run has already warmed caches, clocks and lazy driver work. Probe
     // one run; a case slower than the budget allows keeps that run as its first sample.
-    let probe = measure(prepared, method, 1)?.max(1e-9);
+    let probe = measure(prepared, 1)?.max(1e-9);
     let per_sample = budget.time.as_secs_f64() / f64::from(budget.samples);
     let slow = probe * f64::from(budget.samples) > budget.time.as_secs_f64();
     let (iterations, samples, mut times) = if slow {
@@ -146,7 +126,7 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget, compile_s: f64) -> Result<T
         (iterations, budget.samples, Vec::new())
     };
     while times.len() < samples as usize {
-        times.push(measure(prepared, method, iterations)?);
+        times.push(measure(prepared, iterations)?);
     }
     let s = stats::summarize(&times).unwrap_or(stats::Summary {
         median: probe,

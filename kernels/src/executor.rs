@@ -184,6 +184,33 @@ impl Prepared<'_> {
         self.plan
     }
 
+    /// True when runs are timed by the device's events: it has timers and the plan does
+    /// not wait on the host (events cannot see the host waiting).
+    pub fn device_timed(&self) -> bool {
+        self.device.info().features.device_timers && !self.plan.host_waits()
+    }
+
+    /// The time of `iterations` runs back to back: between two device events when
+    /// [`device_timed`](Self::device_timed), else on the host clock between two `sync`s.
+    pub fn time_runs(&mut self, iterations: u64) -> Result<Duration> {
+        if self.device_timed() {
+            let start = self.device.record()?;
+            for _ in 0..iterations {
+                self.run()?;
+            }
+            let end = self.device.record()?;
+            self.device.elapsed(start, end)
+        } else {
+            self.device.sync()?;
+            let start = Instant::now();
+            for _ in 0..iterations {
+                self.run()?;
+            }
+            self.device.sync()?;
+            Ok(start.elapsed())
+        }
+    }
+
     /// Enqueues every step once. Does not wait (but `Read` and `Write` block by nature).
     pub fn run(&mut self) -> Result<()> {
         for (step, kernel) in self.plan.steps.iter().zip(&self.step_kernels) {
