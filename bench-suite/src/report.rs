@@ -19,6 +19,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use halbench_kernels::Bound;
+
 use crate::compare;
 use crate::results::{self, CaseResult, RunReport, Status};
 use crate::roofline::{self, Ceilings};
@@ -47,23 +49,21 @@ fn series_name(sources: &[Source], source: &Source, device: &str) -> String {
     }
 }
 
-/// The figure a workload's bars show, with its unit; `None` when a result has none.
+/// The figure a workload's bars show, by what bounds it: GFLOP/s for compute, GB/s for
+/// memory, µs per launch for latency (a workload this build does not know: whichever
+/// figure the result has).
 fn figure(r: &CaseResult) -> Option<(f64, &'static str)> {
     let m = r.metrics.as_ref()?;
-    if let Some(us) = m.us_per_launch {
-        return Some((us, "µs per launch (lower is better)"));
-    }
-    match (m.tflops, m.gbs) {
-        (Some(t), _)
-            if r.workload == "peak.fma"
-                || r.workload == "gemm"
-                || r.workload == "attention.prefill" =>
-        {
-            Some((t * 1e3, "GFLOP/s"))
-        }
-        (_, Some(g)) => Some((g, "GB/s")),
-        (Some(t), None) => Some((t * 1e3, "GFLOP/s")),
-        _ => None,
+    let gflops = m.tflops.map(|t| (t * 1e3, "GFLOP/s"));
+    let gbs = m.gbs.map(|g| (g, "GB/s"));
+    let latency = m
+        .us_per_launch
+        .map(|us| (us, "µs per launch (lower is better)"));
+    match halbench_kernels::workload(&r.workload).map(|w| w.bound()) {
+        Some(Bound::Compute) => gflops,
+        Some(Bound::Memory) => gbs.or(gflops),
+        Some(Bound::Latency) => latency,
+        None => latency.or(gflops).or(gbs),
     }
 }
 
