@@ -45,18 +45,9 @@ fn for_device(report: &RunReport, info: &DeviceInfo) -> RunReport {
     }
 }
 
-/// Writes the baselines (`update`) or compares with them. `Ok(true)` on a regression.
-pub fn gate(
-    report: &RunReport,
-    dir: &Path,
-    update: bool,
-    threshold_pct: f64,
-) -> Result<bool, String> {
-    if !(threshold_pct.is_finite() && threshold_pct >= 0.0) {
-        return Err(format!(
-            "--threshold must be a non-negative percentage, got {threshold_pct}"
-        ));
-    }
+/// Writes the baselines (`update`) or compares with them (`threshold` a fraction, as
+/// [`compare::threshold`] makes it). `Ok(true)` on a regression.
+pub fn gate(report: &RunReport, dir: &Path, update: bool, threshold: f64) -> Result<bool, String> {
     let mut regressed = false;
     for info in &report.devices {
         let path = path(dir, info);
@@ -80,25 +71,12 @@ pub fn gate(
             continue;
         }
         let base = compare::load(&path)?;
-        let rows = compare::compare(&base, &mine, threshold_pct / 100.0);
+        let rows = compare::compare(&base, &mine, threshold);
         println!("baseline {} against {}:", path.display(), info.key());
         println!("{}", compare::table(&rows, false));
-        let slower: Vec<&str> = rows
-            .iter()
-            .filter(|c| c.verdict.is_regression())
-            .map(|c| c.key.as_str())
-            .collect();
-        if slower.is_empty() {
-            eprintln!("{}: no regression ({} cases)", info.key(), rows.len());
-        } else {
-            regressed = true;
-            eprintln!(
-                "{}: {} regression(s): {}",
-                info.key(),
-                slower.len(),
-                slower.join(", ")
-            );
-        }
+        let verdict = compare::summary(&rows);
+        regressed |= verdict.is_err();
+        eprintln!("{}: {}", info.key(), verdict.unwrap_or_else(|e| e));
     }
     Ok(regressed)
 }

@@ -99,16 +99,15 @@ pub fn compare(
     threshold: f64,
     format: Format,
 ) -> ExitCode {
-    if !(threshold.is_finite() && threshold >= 0.0) {
-        return usage(UsageError(format!(
-            "--threshold must be a non-negative percentage, got {threshold}"
-        )));
-    }
+    let threshold = match crate::compare::threshold(threshold) {
+        Ok(t) => t,
+        Err(e) => return usage(UsageError(e)),
+    };
     let (b, n) = match (crate::compare::load(base), crate::compare::load(new)) {
         (Ok(b), Ok(n)) => (b, n),
         (Err(e), _) | (_, Err(e)) => return usage(UsageError(e)),
     };
-    let rows = crate::compare::compare(&b, &n, threshold / 100.0);
+    let rows = crate::compare::compare(&b, &n, threshold);
     match format {
         Format::Json => println!(
             "{}",
@@ -121,20 +120,14 @@ pub fn compare(
             )
         }
     }
-    let regressions: Vec<&str> = rows
-        .iter()
-        .filter(|c| c.verdict.is_regression())
-        .map(|c| c.key.as_str())
-        .collect();
-    if regressions.is_empty() {
-        eprintln!("no regression ({} cases compared)", rows.len());
-        ExitCode::SUCCESS
-    } else {
-        eprintln!(
-            "{} regression(s): {}",
-            regressions.len(),
-            regressions.join(", ")
-        );
-        ExitCode::from(FAILURE)
+    match crate::compare::summary(&rows) {
+        Ok(fine) => {
+            eprintln!("{fine}");
+            ExitCode::SUCCESS
+        }
+        Err(regressed) => {
+            eprintln!("{regressed}");
+            ExitCode::from(FAILURE)
+        }
     }
 }

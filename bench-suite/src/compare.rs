@@ -85,6 +85,36 @@ fn by_key(report: &RunReport) -> BTreeMap<String, &CaseResult> {
         .collect()
 }
 
+/// A `--threshold` in percent as the fraction [`compare`] takes.
+pub fn threshold(percent: f64) -> Result<f64, String> {
+    if percent.is_finite() && percent >= 0.0 {
+        Ok(percent / 100.0)
+    } else {
+        Err(format!(
+            "--threshold must be a non-negative percentage, got {percent}"
+        ))
+    }
+}
+
+/// The verdict on a comparison, as the gate prints it: `Ok` with the count of cases
+/// when nothing regressed, `Err` naming every regressed case.
+pub fn summary(rows: &[Comparison]) -> Result<String, String> {
+    let regressions: Vec<&str> = rows
+        .iter()
+        .filter(|c| c.verdict.is_regression())
+        .map(|c| c.key.as_str())
+        .collect();
+    if regressions.is_empty() {
+        Ok(format!("no regression ({} cases compared)", rows.len()))
+    } else {
+        Err(format!(
+            "{} regression(s): {}",
+            regressions.len(),
+            regressions.join(", ")
+        ))
+    }
+}
+
 /// Compares every case of two runs; `threshold` is a fraction (0.1 = 10%).
 pub fn compare(base: &RunReport, new: &RunReport, threshold: f64) -> Vec<Comparison> {
     let (b, n) = (by_key(base), by_key(new));

@@ -269,6 +269,11 @@ pub fn execute(args: &RunArgs) -> Result<Outcome, ExitCode> {
 
 /// `halbench run` (and bare `halbench`): execute, print, then compare with baselines.
 pub fn run(args: RunArgs) -> ExitCode {
+    // A bad threshold is a usage error before the run, not a failure after it.
+    let threshold = match crate::compare::threshold(args.threshold) {
+        Ok(t) => t,
+        Err(e) => return usage(UsageError(e)),
+    };
     let Outcome { report, mut failed } = match execute(&args) {
         Ok(o) => o,
         Err(code) => return code,
@@ -290,7 +295,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     }
     if let Some(dir) = &args.baseline {
-        match baseline::gate(&report, dir, args.update_baseline, args.threshold) {
+        match baseline::gate(&report, dir, args.update_baseline, threshold) {
             Ok(regressed) => failed |= regressed,
             Err(e) => return fail(e),
         }
