@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use halbench_hal::{
     Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dims, Error, Event, Kernel,
-    KernelSource, Result,
+    KernelSource, Result, Slab,
 };
 
 use crate::abi::*;
-use crate::loader::{device_info, dialect_bit, Handles, Plugin};
+use crate::loader::{device_info, dialect_bit, Plugin};
 
 #[derive(Debug)]
 pub(crate) struct PluginDevice {
@@ -19,15 +19,11 @@ pub(crate) struct PluginDevice {
     raw: *mut HB_Device,
     id: DeviceId,
     info: DeviceInfo,
-    handles: Handles,
-}
-
-impl std::fmt::Debug for Handles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handles")
-            .field("buffers", &self.buffers.len())
-            .finish()
-    }
+    /// The plugin's handles behind ours: another device's, a freed buffer or a used event
+    /// is refused here, before the plugin sees it.
+    buffers: Slab<u64>,
+    kernels: Slab<u64>,
+    events: Slab<u64>,
 }
 
 // SAFETY: the header promises a device may be driven from any one thread at a time, which
@@ -61,7 +57,9 @@ impl PluginDevice {
             }
         };
         Ok(PluginDevice {
-            handles: Handles::new(plugin.name, id),
+            buffers: Slab::new(plugin.name, "buffer", id),
+            kernels: Slab::new(plugin.name, "kernel", id),
+            events: Slab::new(plugin.name, "event", id),
             plugin,
             raw: a.device,
             id,
@@ -74,7 +72,7 @@ impl PluginDevice {
     }
 
     fn buffer(&self, b: &Buffer) -> Result<u64> {
-        self.handles.buffers.get(b.device(), b.id()).copied()
+        self.buffers.get(b.device(), b.id()).copied()
     }
 
     /// A handle the plugin just made must not be one it already has live.
@@ -112,19 +110,12 @@ impl Device for PluginDevice {
         a.bytes = bytes;
         self.plugin
             .call(self.plugin.api.buffer_alloc, &mut a, "buffer_alloc")?;
-        self.fresh(
-            "buffer",
-            a.buffer,
-            self.handles.buffers.iter().map(|(_, &b)| b),
-        )?;
-        Ok(Buffer::from_raw(
-            self.id,
-            self.handles.buffers.insert(a.buffer),
-        ))
+        self.fresh("buffer", a.buffer, self.buffers.iter().map(|(_, &b)| b))?;
+        Ok(Buffer::from_raw(self.id, self.buffers.insert(a.buffer)))
     }
 
     fn free(&mut self, buffer: Buffer) -> Result<()> {
-        let raw = self.handles.buffers.remove(buffer.device(), buffer.id())?;
+        let raw = self.buffers.remove(buffer.device(), buffer.id())?;
         let mut a = HB_Buffer_Free_Args::new();
         a.device = self.raw;
         a.buffer = raw;
@@ -221,13 +212,13 @@ impl Device for PluginDevice {
             }
             Err(e) => return Err(e),
         }
-        let id = self.handles.kernels.insert((a.kernel, source.name.clone()));
+        let id = self.kernels.insert(a.kernel);
         Ok(Kernel::from_raw(self.id, id))
     }
 
     fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
         // Limits (group sizes, argument lists) are the plugin's to check: only it knows them.
-        let raw = self.handles.kernels.get(kernel.device(), kernel.id())?.0;
+        let raw = *self.kernels.get(kernel.device(), kernel.id())?;
         let args: Vec<HB_Arg> = args
             .iter()
             .map(|arg| {
@@ -292,23 +283,16 @@ impl Device for PluginDevice {
         a.device = self.raw;
         self.plugin
             .call(self.plugin.api.event_record, &mut a, "event_record")?;
-        self.fresh(
-            "event",
-            a.event,
-            self.handles.events.iter().map(|(_, &e)| e),
-        )?;
-        Ok(Event::from_raw(
-            self.id,
-            self.handles.events.insert(a.event),
-        ))
+        self.fresh("event", a.event, self.events.iter().map(|(_, &e)| e))?;
+        Ok(Event::from_raw(self.id, self.events.insert(a.event)))
     }
 
     fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
         if !self.info.features.device_timers {
             return Err(Error::unsupported(self.name(), "device timers"));
         }
-        let s = self.handles.events.remove(start.device(), start.id());
-        let e = self.handles.events.remove(end.device(), end.id());
+        let s = self.events.remove(start.device(), start.id());
+        let e = self.events.remove(end.device(), end.id());
         let mut a = HB_Event_Elapsed_Args::new();
         a.device = self.raw;
         a.start = s?;

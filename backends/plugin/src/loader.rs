@@ -16,7 +16,7 @@ use std::mem::size_of;
 use std::path::Path;
 use std::sync::Arc;
 
-use halbench_hal::{Backend, Device, DeviceId, DeviceInfo, Dialect, Error, Features, Result, Slab};
+use halbench_hal::{Backend, Device, DeviceInfo, Dialect, Error, Features, Result};
 
 use crate::abi::*;
 
@@ -356,22 +356,5 @@ pub(crate) fn dialect_bit(d: Dialect) -> Option<u32> {
         Dialect::OpenClC => Some(DIALECT_OPENCL_C),
         Dialect::SpirV => Some(DIALECT_SPIRV),
         _ => None,
-    }
-}
-
-/// Host-side records of a device's handles.
-pub(crate) struct Handles {
-    pub(crate) buffers: Slab<u64>,
-    pub(crate) kernels: Slab<(u64, String)>,
-    pub(crate) events: Slab<u64>,
-}
-
-impl Handles {
-    pub(crate) fn new(name: &'static str, id: DeviceId) -> Self {
-        Handles {
-            buffers: Slab::new(name, "buffer", id),
-            kernels: Slab::new(name, "kernel", id),
-            events: Slab::new(name, "event", id),
-        }
     }
 }

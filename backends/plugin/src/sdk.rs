@@ -7,7 +7,7 @@
 //! device's own ids, mapped back to its `Buffer`/`Kernel`/`Event` values.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -22,7 +22,8 @@ use crate::abi::*;
 /// What `export_plugin!` installs: the backend and its attributes.
 pub struct Exported {
     backend: Box<dyn Backend>,
-    attributes: Vec<(CString, CString)>,
+    /// Owns the strings `named` points into.
+    _attributes: Vec<(CString, CString)>,
     named: Vec<HB_NamedValue>,
 }
 
@@ -34,7 +35,7 @@ impl std::fmt::Debug for Exported {
     }
 }
 
-// SAFETY: the raw pointers in `named` point into `attributes`, owned alongside and never
+// SAFETY: the raw pointers in `named` point into `_attributes`, owned alongside and never
 // changed after construction.
 unsafe impl Send for Exported {}
 // SAFETY: as above; the backend is Sync by the trait's bound.
@@ -76,7 +77,7 @@ pub fn entry(make: impl FnOnce() -> (Box<dyn Backend>, Vec<(String, String)>)) -
                 let named = named(&attributes);
                 Exported {
                     backend,
-                    attributes,
+                    _attributes: attributes,
                     named,
                 }
             })
@@ -240,7 +241,6 @@ unsafe extern "C" fn plugin_attributes(args: *mut HB_Plugin_Attributes_Args) -> 
         let e = exported()?;
         a.attributes = e.named.as_ptr();
         a.num_attributes = e.named.len();
-        let _ = &e.attributes;
         Ok(())
     })
 }
@@ -536,14 +536,14 @@ static API: HB_Api = HB_Api {
 
 /// The attributes every plugin reports, from `export_plugin!`'s arguments.
 pub fn attributes(name: &str, version: &str, vendor: &str, runtime: &str) -> Vec<(String, String)> {
-    let map: BTreeMap<&str, &str> = [
+    [
         ("name", name),
         ("version", version),
         ("vendor", vendor),
         ("runtime_version", runtime),
     ]
-    .into();
-    map.into_iter().map(|(k, v)| (k.into(), v.into())).collect()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .to_vec()
 }
 
 /// Exports a backend as a halbench plugin: defines `halbench_plugin_api`.
