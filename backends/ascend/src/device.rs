@@ -48,15 +48,15 @@ pub(crate) fn check(acl: &Acl, code: AclError, what: &str) -> Result<()> {
     }
     let detail = acl.recent_message();
     let message = format!("{what} failed with ACL error {code}: {detail}");
-    Err(match code {
-        // ACL_ERROR_RT_MEMORY_ALLOCATION and friends.
-        207001 | 507001 | 107002 if what.contains("Malloc") => Error::out_of_memory(NAME, message),
-        _ if what.contains("Malloc") => Error::out_of_memory(NAME, message),
-        _ => Error::Backend {
+    // Whatever code a failed allocation returns, the caller can act on it as memory.
+    Err(if what.starts_with("aclrtMalloc") {
+        Error::out_of_memory(NAME, message)
+    } else {
+        Error::Backend {
             backend: NAME.into(),
             code: i64::from(code),
             message,
-        },
+        }
     })
 }
 
@@ -111,39 +111,6 @@ impl AscendDevice {
         )
     }
 
-    /// A row-major ND tensor over device memory.
-    fn tensor(&self, dims: &[i64], dtype: i32, data: *mut c_void) -> Result<Tensor> {
-        let mut strides = vec![1i64; dims.len()];
-        for i in (0..dims.len().saturating_sub(1)).rev() {
-            strides[i] = strides[i + 1] * dims[i + 1];
-        }
-        // SAFETY: dims and strides outlive the call; data is device memory of this device.
-        let t = unsafe {
-            (self.acl.aclCreateTensor)(
-                dims.as_ptr(),
-                dims.len() as u64,
-                dtype,
-                strides.as_ptr(),
-                0,
-                ACL_FORMAT_ND,
-                dims.as_ptr(),
-                dims.len() as u64,
-                data,
-            )
-        };
-        if t.is_null() {
-            return Err(Error::Backend {
-                backend: NAME.into(),
-                code: 0,
-                message: format!(
-                    "aclCreateTensor {dims:?} failed: {}",
-                    self.acl.recent_message()
-                ),
-            });
-        }
-        Ok(t)
-    }
-
     /// Phase two of an aclnn call: workspace (if any), then the operator on the stream.
     fn run_op(
         &mut self,
@@ -175,16 +142,17 @@ impl AscendDevice {
     pub(crate) fn matmul(
         &mut self,
         dtype: DType,
-        a: Buffer3,
+        [a, b, c]: [*mut c_void; 3],
         m: u64,
         n: u64,
         k: u64,
     ) -> Result<()> {
         let t = acl_dtype(dtype);
         let (m, n, k) = (m as i64, n as i64, k as i64);
-        let ta = self.tensor(&[m, k], t, a.0)?;
-        let tb = self.tensor(&[k, n], t, a.1)?;
-        let tc = self.tensor(&[m, n], t, a.2)?;
+        let mut owned = Tensors::new(&self.acl);
+        let ta = owned.tensor(&[m, k], t, a)?;
+        let tb = owned.tensor(&[k, n], t, b)?;
+        let tc = owned.tensor(&[m, n], t, c)?;
         let mut workspace = 0u64;
         let mut executor: Executor = std::ptr::null_mut();
         // SAFETY: tensors made above; out-pointers valid.
@@ -198,14 +166,8 @@ impl AscendDevice {
                 &mut executor,
             )
         };
-        let result = self
-            .ok(code, "aclnnMatmulGetWorkspaceSize")
-            .and_then(|()| self.run_op("aclnnMatmul", workspace, executor, self.acl.aclnnMatmul));
-        for t in [ta, tb, tc] {
-            // SAFETY: made by aclCreateTensor, used by an operator that has been enqueued.
-            unsafe { (self.acl.aclDestroyTensor)(t) };
-        }
-        result
+        self.ok(code, "aclnnMatmulGetWorkspaceSize")?;
+        self.run_op("aclnnMatmul", workspace, executor, self.acl.aclnnMatmul)
     }
 
     fn causal_mask(&mut self, s: u64) -> Result<*mut c_void> {
@@ -249,22 +211,19 @@ impl AscendDevice {
         let t = acl_dtype(dtype);
         let [b, h, hkv, sq, skv, d] = [b, h, hkv, sq, skv, d].map(|v| v as i64);
         let mask = if causal {
-            let p = self.causal_mask(sq as u64)?;
-            Some(self.tensor(&[sq, skv], ACL_UINT8, p)?)
+            Some(self.causal_mask(sq as u64)?)
         } else {
             None
         };
-        let q = self.tensor(&[b, h, sq, d], t, bufs[0])?;
-        let k = self.tensor(&[b, hkv, skv, d], t, bufs[1])?;
-        let v = self.tensor(&[b, hkv, skv, d], t, bufs[2])?;
-        let o = self.tensor(&[b, h, sq, d], t, bufs[3])?;
-        // SAFETY: single-element arrays of live tensors.
-        let (kl, vl) = unsafe {
-            (
-                (self.acl.aclCreateTensorList)(&k, 1),
-                (self.acl.aclCreateTensorList)(&v, 1),
-            )
+        let mut owned = Tensors::new(&self.acl);
+        let mask = match mask {
+            Some(p) => owned.tensor(&[sq, skv], ACL_UINT8, p)?,
+            None => std::ptr::null_mut(),
         };
+        let q = owned.tensor(&[b, h, sq, d], t, bufs[0])?;
+        let kl = owned.list(&[b, hkv, skv, d], t, bufs[1])?;
+        let vl = owned.list(&[b, hkv, skv, d], t, bufs[2])?;
+        let o = owned.tensor(&[b, h, sq, d], t, bufs[3])?;
         let layout = CString::new("BNSD").unwrap_or_default();
         let null: Tensor = std::ptr::null_mut();
         let mut workspace = 0u64;
@@ -276,7 +235,7 @@ impl AscendDevice {
                 kl,
                 vl,
                 null,
-                mask.unwrap_or(null),
+                mask,
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
                 null,
@@ -306,30 +265,98 @@ impl AscendDevice {
                 &mut executor,
             )
         };
-        let result = self
-            .ok(code, "aclnnFusedInferAttentionScoreGetWorkspaceSize")
-            .and_then(|()| {
-                self.run_op(
-                    "aclnnFusedInferAttentionScore",
-                    workspace,
-                    executor,
-                    self.acl.aclnnFusedInferAttentionScore,
-                )
-            });
-        // SAFETY: made above; the lists own k and v.
-        unsafe {
-            (self.acl.aclDestroyTensorList)(kl);
-            (self.acl.aclDestroyTensorList)(vl);
-            for t in [Some(q), Some(o), mask].into_iter().flatten() {
-                (self.acl.aclDestroyTensor)(t);
-            }
-        }
-        result
+        self.ok(code, "aclnnFusedInferAttentionScoreGetWorkspaceSize")?;
+        self.run_op(
+            "aclnnFusedInferAttentionScore",
+            workspace,
+            executor,
+            self.acl.aclnnFusedInferAttentionScore,
+        )
     }
 }
 
-/// Three device pointers (A, B, C).
-pub(crate) type Buffer3 = (*mut c_void, *mut c_void, *mut c_void);
+/// The aclTensor and aclTensorList objects of one operator call, destroyed on every path
+/// out of it (the operator has been enqueued by then; it holds what it needs).
+struct Tensors {
+    acl: Arc<Acl>,
+    tensors: Vec<Tensor>,
+    lists: Vec<TensorList>,
+}
+
+impl Tensors {
+    fn new(acl: &Arc<Acl>) -> Self {
+        Tensors {
+            acl: acl.clone(),
+            tensors: Vec::new(),
+            lists: Vec::new(),
+        }
+    }
+
+    /// A row-major ND tensor over device memory.
+    fn tensor(&mut self, dims: &[i64], dtype: i32, data: *mut c_void) -> Result<Tensor> {
+        let mut strides = vec![1i64; dims.len()];
+        for i in (0..dims.len().saturating_sub(1)).rev() {
+            strides[i] = strides[i + 1] * dims[i + 1];
+        }
+        // SAFETY: dims and strides outlive the call; data is device memory of this device.
+        let t = unsafe {
+            (self.acl.aclCreateTensor)(
+                dims.as_ptr(),
+                dims.len() as u64,
+                dtype,
+                strides.as_ptr(),
+                0,
+                ACL_FORMAT_ND,
+                dims.as_ptr(),
+                dims.len() as u64,
+                data,
+            )
+        };
+        if t.is_null() {
+            return Err(Error::Backend {
+                backend: NAME.into(),
+                code: 0,
+                message: format!(
+                    "aclCreateTensor {dims:?} failed: {}",
+                    self.acl.recent_message()
+                ),
+            });
+        }
+        self.tensors.push(t);
+        Ok(t)
+    }
+
+    /// A one-tensor list (the list owns its tensor from then on).
+    fn list(&mut self, dims: &[i64], dtype: i32, data: *mut c_void) -> Result<TensorList> {
+        let t = self.tensor(dims, dtype, data)?;
+        // SAFETY: a one-element array of a live tensor.
+        let l = unsafe { (self.acl.aclCreateTensorList)(&t, 1) };
+        if l.is_null() {
+            return Err(Error::Backend {
+                backend: NAME.into(),
+                code: 0,
+                message: format!("aclCreateTensorList failed: {}", self.acl.recent_message()),
+            });
+        }
+        self.tensors.pop();
+        self.lists.push(l);
+        Ok(l)
+    }
+}
+
+impl Drop for Tensors {
+    fn drop(&mut self) {
+        // SAFETY: each object was made by this owner and is destroyed once.
+        unsafe {
+            for l in self.lists.drain(..) {
+                (self.acl.aclDestroyTensorList)(l);
+            }
+            for t in self.tensors.drain(..) {
+                (self.acl.aclDestroyTensor)(t);
+            }
+        }
+    }
+}
 
 fn acl_dtype(d: DType) -> i32 {
     match d {
@@ -541,7 +568,7 @@ impl Device for AscendDevice {
             Op::Matmul(d) => {
                 need(3)?;
                 let (m, n, k) = (u(&scalars, 0)?, u(&scalars, 1)?, u(&scalars, 2)?);
-                self.matmul(d, (ptrs[0], ptrs[1], ptrs[2]), m, n, k)
+                self.matmul(d, [ptrs[0], ptrs[1], ptrs[2]], m, n, k)
             }
             Op::Prefill(d) => {
                 need(4)?;

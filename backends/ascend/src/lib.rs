@@ -112,6 +112,14 @@ impl AscendBackend {
     }
 }
 
+fn device_count(acl: &Acl) -> Result<usize> {
+    let mut count = 0u32;
+    // SAFETY: out-pointer valid.
+    let code = unsafe { (acl.aclrtGetDeviceCount)(&mut count) };
+    check(acl, code, "aclrtGetDeviceCount")?;
+    Ok(count as usize)
+}
+
 impl Backend for AscendBackend {
     fn name(&self) -> &str {
         NAME
@@ -119,20 +127,17 @@ impl Backend for AscendBackend {
 
     fn devices(&self) -> Result<Vec<DeviceInfo>> {
         let acl = runtime()?;
-        let mut count = 0u32;
-        // SAFETY: out-pointer valid.
-        let code = unsafe { (acl.aclrtGetDeviceCount)(&mut count) };
-        check(&acl, code, "aclrtGetDeviceCount")?;
-        (0..count as usize).map(|i| Self::info(&acl, i)).collect()
+        (0..device_count(&acl)?)
+            .map(|i| Self::info(&acl, i))
+            .collect()
     }
 
     fn open(&self, index: usize) -> Result<Box<dyn Device>> {
         let acl = runtime()?;
-        let info = self
-            .devices()?
-            .into_iter()
-            .nth(index)
-            .ok_or_else(|| Error::invalid(NAME, format!("no Ascend device {index}")))?;
+        if index >= device_count(&acl)? {
+            return Err(Error::invalid(NAME, format!("no Ascend device {index}")));
+        }
+        let info = Self::info(&acl, index)?;
         Ok(Box::new(AscendDevice::open(acl, index as i32, info)?))
     }
 }
