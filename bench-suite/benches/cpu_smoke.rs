@@ -23,7 +23,7 @@ fn smoke_cases(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(1));
     for &workload in halbench_kernels::all() {
         for case in Case::all_of(workload, Scale::Smoke, &info) {
-            let plan = case.plan(&info);
+            let plan = case.plan(&info).unwrap_or_else(|e| panic!("{case}: {e}"));
             let mut prepared = match executor::prepare(device.as_mut(), &plan) {
                 Ok(p) => p,
                 Err(Error::Unsupported { .. }) => continue,

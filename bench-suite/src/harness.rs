@@ -50,7 +50,7 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
         backend: info.backend.clone(),
         device: info.key(),
         workload: case.workload.name().into(),
-        variant: case.variant.into(),
+        variant: case.variant_name(),
         dtype: case.dtype.name().into(),
         shape: case.shape.to_string(),
         status: Status::Error,
@@ -58,14 +58,15 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
         validation: None,
         timing: None,
         metrics: None,
+        source: case.custom.as_ref().map(|k| k.origin.clone()),
     };
     if !info.supports(case.dtype) {
         result.status = Status::Unsupported;
         result.reason = Some(format!("{} has no {} support", info.key(), case.dtype));
         return result;
     }
-    let plan = case.plan(&info);
     let outcome = (|| -> Result<Option<Timing>> {
+        let plan = case.plan(&info)?;
         let mut prepared = executor::prepare(device, &plan)?;
         let compile_s = prepared.compile_time.as_secs_f64();
         prepared.run()?;

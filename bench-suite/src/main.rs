@@ -1,34 +1,19 @@
-//! # halbench
+//! # halbench (the command)
 //!
-//! The command line. `halbench` alone runs the quick suite on every device found.
-//!
-//! ```text
-//!   registry ─► backends ─► devices ─► select (filters → cases) ─► harness (per case)
-//!                                                    │
-//!                      results (JSON, atomic) ◄──────┴──► output (table, markdown, CSV)
-//! ```
+//! The command line: parses arguments into the library's plain options and runs them.
+//! `halbench` alone runs the quick suite on every device found.
 //!
 //! Exit codes: 0 success, 1 a case failed or errored (or a required backend is missing,
 //! or a file could not be written), 2 usage errors.
 
-mod baseline;
-mod commands;
-mod compare;
-mod harness;
-mod output;
-mod registry;
-mod report;
-mod results;
-mod roofline;
-mod run;
-mod select;
-mod stats;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use halbench_kernels::Scale;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use halbench::{commands, registry, report, results, roofline, run, Format, RunOptions};
+use halbench_kernels::{CustomKernel, LaunchShape, Scale};
 
 #[derive(Parser, Debug)]
 #[command(name = "halbench", version, about, long_about = None)]
@@ -86,15 +71,7 @@ enum Command {
     Schema,
 }
 
-#[derive(Debug, Clone, Copy, Default, ValueEnum)]
-pub enum Format {
-    #[default]
-    Table,
-    Markdown,
-    Json,
-}
-
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 pub struct RunArgs {
     /// Comma-separated backends (default: every backend found).
     #[arg(long, value_delimiter = ',')]
@@ -133,6 +110,76 @@ pub struct RunArgs {
     /// With --baseline: the smallest change that counts, in percent (noise widens it).
     #[arg(long, default_value_t = 10.0, requires = "baseline")]
     pub threshold: f64,
+    /// Your source for a kernel of the kernel ABI, run as its own variant (`user:STEM`)
+    /// beside the built-in ones: `NAME=PATH[@threads=16x16,per_group=64x64]`, PATH a
+    /// `.cl`, `.cu`, `.spv` or `.comp` (glslc) file; repeatable.
+    #[arg(long, value_name = "NAME=PATH")]
+    pub kernel: Vec<String>,
+}
+
+impl RunArgs {
+    /// The plain options the library runs from. Errors: a `--kernel` that cannot be read.
+    fn into_options(self) -> Result<RunOptions, String> {
+        let kernels = self
+            .kernel
+            .iter()
+            .map(|spec| parse_kernel(spec).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RunOptions {
+            backend: self.backend,
+            workload: self.workload,
+            dtype: self.dtype,
+            variant: self.variant,
+            scale: self.scale,
+            shape: self.shape,
+            json: self.json,
+            csv: self.csv,
+            format: self.format,
+            baseline: self.baseline,
+            update_baseline: self.update_baseline,
+            threshold: self.threshold,
+            kernels,
+        })
+    }
+}
+
+/// `NAME=PATH[@LAUNCH]`: a kernel file for canonical kernel NAME, with an optional launch
+/// shape (which overrides one written in the file).
+fn parse_kernel(spec: &str) -> Result<CustomKernel, String> {
+    let (name, rest) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("--kernel `{spec}`: expected NAME=PATH (gemm_tiled=my_gemm.cl)"))?;
+    let name = name.trim();
+    let (path, launch) = match rest.rsplit_once('@') {
+        Some((p, l)) if l.contains("threads=") => (p, Some(l)),
+        _ => (rest, None),
+    };
+    if !halbench_kernels::sources::known_kernels().any(|k| k == name) {
+        return Err(format!(
+            "--kernel `{spec}`: `{name}` is not a kernel of the kernel ABI (known: {})",
+            halbench_kernels::sources::known_kernels()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut kernel =
+        CustomKernel::from_file(name, std::path::Path::new(path)).map_err(|e| e.to_string())?;
+    if let Some(l) = launch {
+        kernel = kernel.with_launch(
+            LaunchShape::parse(l).map_err(|e| format!("--kernel `{spec}`: {e}"))?,
+        );
+    }
+    Ok(kernel)
+}
+
+fn run_command(args: RunArgs) -> ExitCode {
+    match args.into_options() {
+        Ok(options) => run::run(options),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(run::USAGE)
+        }
+    }
 }
 
 fn parse_scale(s: &str) -> Result<Scale, String> {
@@ -143,11 +190,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     registry::set_plugins(cli.plugin.clone());
     match cli.command {
-        None => run::run(RunArgs {
-            scale: Scale::Quick,
-            ..RunArgs::default()
-        }),
-        Some(Command::Run(args)) => run::run(args),
+        None => run::run(RunOptions::default()),
+        Some(Command::Run(args)) => run_command(args),
         Some(Command::Devices { json }) => commands::devices(json),
         Some(Command::Conformance { backend, filter }) => commands::conformance(&backend, filter),
         Some(Command::Compare {

@@ -83,6 +83,9 @@ pub fn results_table(results: &[CaseResult], markdown: bool) -> String {
 }
 
 /// One line per result that did not pass, with its reason.
+/// Lines of a compiler log printed under a failed case.
+const MAX_LOG_LINES: usize = 30;
+
 pub fn notes(results: &[CaseResult]) -> Vec<String> {
     let mut out: Vec<String> = results
         .iter()
@@ -93,16 +96,21 @@ pub fn notes(results: &[CaseResult]) -> Vec<String> {
             } else {
                 r.key()
             };
-            format!(
-                "{} {what}: {}",
-                r.status.name(),
-                r.reason
-                    .as_deref()
-                    .unwrap_or("no reason given")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-            )
+            // The first line; for errors and failures (a compiler's log) the rest too,
+            // indented, up to a screenful.
+            let reason = r.reason.as_deref().unwrap_or("no reason given");
+            let mut lines = reason.lines();
+            let mut note = format!("{} {what}: {}", r.status.name(), lines.next().unwrap_or(""));
+            if matches!(r.status, Status::Error | Status::Failed) {
+                for line in lines.by_ref().take(MAX_LOG_LINES) {
+                    note.push_str("\n    ");
+                    note.push_str(line);
+                }
+                if lines.next().is_some() {
+                    note.push_str("\n    … (the whole log is in the JSON result's reason)");
+                }
+            }
+            note
         })
         .collect();
     if results

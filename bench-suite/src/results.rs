@@ -79,6 +79,10 @@ pub struct CaseResult {
     pub timing: Option<Timing>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
+    /// Where a custom kernel's source came from (`halbench run --kernel`); absent for the
+    /// built-in kernels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<halbench_kernels::KernelOrigin>,
 }
 
 impl CaseResult {

@@ -27,7 +27,7 @@ use tabled::settings::Style;
 use crate::results::{CaseResult, RunReport, Status};
 use crate::run::{self, fail, usage};
 use crate::select::UsageError;
-use crate::{baseline, compare, RunArgs};
+use crate::{baseline, compare, RunOptions};
 
 /// One ceiling and where it came from.
 #[derive(Debug, Clone, Serialize)]
@@ -283,7 +283,7 @@ pub fn command(args: RooflineArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return usage(UsageError(e)),
     };
-    let measured = match run::execute(&RunArgs {
+    let measured = match run::execute(&RunOptions {
         backend: args.backend.clone(),
         workload: vec![
             "peak.fma".into(),
@@ -291,7 +291,7 @@ pub fn command(args: RooflineArgs) -> ExitCode {
             "stream.triad".into(),
         ],
         json: args.json.clone(),
-        ..RunArgs::default()
+        ..RunOptions::default()
     }) {
         Ok(o) => o,
         Err(code) => return code,

@@ -14,10 +14,55 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::harness::{self, Budget};
 use crate::results::{self, CaseResult, RunInfo, RunReport, Status, SCHEMA_VERSION};
 use crate::select::{self, Selection, UsageError};
-use crate::{baseline, output, registry, Format, RunArgs};
+use crate::{baseline, output, registry, Format};
 
-pub(crate) const USAGE: u8 = 2;
-pub(crate) const FAILURE: u8 = 1;
+/// Exit code of a usage error.
+pub const USAGE: u8 = 2;
+/// Exit code of a failed case, a regression or a file that could not be written.
+pub const FAILURE: u8 = 1;
+
+/// What `run` does, as plain data (the CLI's `halbench run` flags map onto it one to one).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Backends by name; empty: every backend found.
+    pub backend: Vec<String>,
+    /// Workload names or globs; empty: all.
+    pub workload: Vec<String>,
+    pub dtype: Vec<String>,
+    pub variant: Vec<String>,
+    pub scale: halbench_kernels::Scale,
+    /// Explicit shapes (`m=1024,n=1024,k=1024`); empty: the scale's.
+    pub shape: Vec<String>,
+    pub json: Option<std::path::PathBuf>,
+    pub csv: Option<std::path::PathBuf>,
+    pub format: Format,
+    pub baseline: Option<std::path::PathBuf>,
+    pub update_baseline: bool,
+    /// Percent; noise widens it.
+    pub threshold: f64,
+    /// Custom kernels, each run as its own variant beside the built-in ones.
+    pub kernels: Vec<Arc<halbench_kernels::CustomKernel>>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            backend: Vec::new(),
+            workload: Vec::new(),
+            dtype: Vec::new(),
+            variant: Vec::new(),
+            scale: halbench_kernels::Scale::Quick,
+            shape: Vec::new(),
+            json: None,
+            csv: None,
+            format: Format::Table,
+            baseline: None,
+            update_baseline: false,
+            threshold: 10.0,
+            kernels: Vec::new(),
+        }
+    }
+}
 
 pub(crate) fn usage(e: UsageError) -> ExitCode {
     eprintln!("error: {}", e.0);
@@ -49,6 +94,7 @@ fn backend_row(backend: &str, device: String, status: Status, reason: String) ->
         validation: None,
         timing: None,
         metrics: None,
+        source: None,
     }
 }
 
@@ -78,6 +124,7 @@ struct Running {
 }
 
 /// A finished run: its document (already saved where asked) and whether anything failed.
+#[derive(Debug)]
 pub struct Outcome {
     pub report: RunReport,
     pub failed: bool,
@@ -85,7 +132,7 @@ pub struct Outcome {
 
 /// Runs the selection and saves the JSON and CSV; prints only progress. Errors are the
 /// exit code to leave with (usage, or a file that cannot be written).
-pub fn execute(args: &RunArgs) -> Result<Outcome, ExitCode> {
+pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
     let explicit = !args.backend.is_empty();
     let backends = match select::backends(registry::backends(), &args.backend) {
         Ok(b) => b,
@@ -97,6 +144,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome, ExitCode> {
         &args.dtype,
         &args.shape,
         args.scale,
+        &args.kernels,
     ) {
         Ok(s) => s,
         Err(e) => return Err(usage(e)),
@@ -227,7 +275,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome, ExitCode> {
                     format!("panic: {}", panic_message(payload)),
                 );
                 r.workload = case.workload.name().into();
-                r.variant = case.variant.into();
+                r.variant = case.variant_name();
                 r.dtype = case.dtype.name().into();
                 r.shape = case.shape.to_string();
                 r
@@ -268,7 +316,7 @@ pub fn execute(args: &RunArgs) -> Result<Outcome, ExitCode> {
 }
 
 /// `halbench run` (and bare `halbench`): execute, print, then compare with baselines.
-pub fn run(args: RunArgs) -> ExitCode {
+pub fn run(args: RunOptions) -> ExitCode {
     // A bad threshold is a usage error before the run, not a failure after it.
     let threshold = match crate::compare::threshold(args.threshold) {
         Ok(t) => t,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use halbench_hal::{Backend, DType, DeviceInfo};
-use halbench_kernels::{Case, Scale, Shape, Workload};
+use halbench_kernels::{Case, CustomKernel, Scale, Shape, Workload};
 
 /// A usage error: the command line asks for something that does not exist.
 #[derive(Debug)]
@@ -19,6 +19,8 @@ pub struct Selection {
     /// Explicit shapes per selected workload (empty: the scale's shapes).
     pub shapes: Vec<Vec<Shape>>,
     pub scale: Scale,
+    /// Custom kernels: each also runs in every selected case whose plan launches it.
+    pub kernels: Vec<Arc<CustomKernel>>,
 }
 
 fn list(values: &[String]) -> Vec<String> {
@@ -63,6 +65,7 @@ impl Selection {
         dtypes: &[String],
         shapes: &[String],
         scale: Scale,
+        kernels: &[Arc<CustomKernel>],
     ) -> Result<Self, UsageError> {
         let all = halbench_kernels::all();
         let names = || all.iter().map(|w| w.name()).collect::<Vec<_>>().join(", ");
@@ -159,7 +162,9 @@ impl Selection {
             dtypes,
             shapes: per_workload,
             scale,
+            kernels: kernels.to_vec(),
         };
+        selection.check_kernels()?;
         let any = selection.workloads.iter().any(|w| {
             w.variants().iter().any(|v| selection.keeps_variant(v))
                 && w.dtypes().iter().any(|d| selection.keeps_dtype(*d))
@@ -171,6 +176,38 @@ impl Selection {
             ));
         }
         Ok(selection)
+    }
+
+    /// Every custom kernel must be launched by a selected case, and labels must differ.
+    fn check_kernels(&self) -> Result<(), UsageError> {
+        let probe = DeviceInfo::default();
+        for (i, k) in self.kernels.iter().enumerate() {
+            if self.kernels[..i]
+                .iter()
+                .any(|o| o.label == k.label && o.name == k.name)
+            {
+                return Err(UsageError(format!(
+                    "two --kernel files for `{}` share the label `{}`: rename one",
+                    k.name, k.label
+                )));
+            }
+            let launched = self.workloads.iter().any(|w| {
+                w.variants().iter().filter(|v| self.keeps_variant(v)).any(|v| {
+                    w.shapes(Scale::Smoke, &probe).first().is_some_and(|shape| {
+                        w.plan(v, DType::F32, shape, &probe)
+                            .kernels()
+                            .any(|n| n == k.name)
+                    })
+                })
+            });
+            if !launched {
+                return Err(UsageError(format!(
+                    "--kernel {}: no selected workload and variant launches `{}`",
+                    k.label, k.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn keeps_variant(&self, v: &str) -> bool {
@@ -191,11 +228,22 @@ impl Selection {
                 Some(s) if !s.is_empty() => s.clone(),
                 _ => w.shapes(self.scale, info),
             };
-            out.extend(
-                Case::with_shapes(w, &shapes)
-                    .into_iter()
-                    .filter(|c| self.keeps_variant(c.variant) && self.keeps_dtype(c.dtype)),
-            );
+            for case in Case::with_shapes(w, &shapes)
+                .into_iter()
+                .filter(|c| self.keeps_variant(c.variant) && self.keeps_dtype(c.dtype))
+            {
+                // A custom kernel runs right after the built-in case it stands in for, so
+                // the two are measured seconds apart.
+                let plan = w.plan(case.variant, case.dtype, &case.shape, info);
+                let customs: Vec<Case> = self
+                    .kernels
+                    .iter()
+                    .filter(|k| plan.kernels().any(|n| n == k.name))
+                    .map(|k| case.clone().with_custom(k.clone()))
+                    .collect();
+                out.push(case);
+                out.extend(customs);
+            }
         }
         out
     }

@@ -21,6 +21,8 @@ use crate::Buffer;
 pub enum Dialect {
     Builtin,
     CudaC,
+    // Spelled as Display spells it; older result files said `open_cl_c`.
+    #[serde(rename = "opencl_c", alias = "open_cl_c")]
     OpenClC,
     SpirV,
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use halbench_hal::{Arg, Buffer, DType, Device, Error, Kernel, Result};
 
-use crate::plan::{Output, Plan, PlanArg, Step};
+use crate::custom::CustomKernel;
+use crate::plan::{Launch, Output, Plan, PlanArg, Step};
 use crate::sources;
 
 /// A plan with its buffers allocated and kernels compiled. Frees its buffers on drop.
@@ -34,6 +35,40 @@ impl std::fmt::Debug for Prepared<'_> {
             .field("device", &self.device.info().key())
             .field("buffers", &self.buffers.len())
             .finish()
+    }
+}
+
+/// Compiles a custom kernel for `dtype` from its first form the device accepts (in the
+/// device's order of preference). Never falls back to the registry's kernel of the same
+/// name: a row that says it ran the user's kernel ran it.
+pub fn compile_custom(
+    device: &mut dyn Device,
+    kernel: &CustomKernel,
+    dtype: DType,
+    defines: &[(String, String)],
+) -> Result<Kernel> {
+    let info = device.info();
+    let backend = info.backend.clone();
+    if !info.supports(dtype) {
+        return Err(Error::unsupported(
+            &backend,
+            format!("{} has no {dtype} support (kernel `{}`)", info.key(), kernel.name),
+        ));
+    }
+    let dialects = info.dialects.clone();
+    for &dialect in &dialects {
+        if let Some(source) = kernel.source(dialect, dtype, defines)? {
+            return device.compile(&source);
+        }
+    }
+    Err(kernel.no_form_reason(&backend, &dialects, dtype))
+}
+
+/// Compiles one launch's kernel: its custom kernel if it has one, else the registry's.
+pub fn compile_launch(device: &mut dyn Device, launch: &Launch) -> Result<Kernel> {
+    match &launch.custom {
+        Some(k) => compile_custom(device, k, launch.dtype, &launch.defines),
+        None => compile(device, launch.kernel, launch.dtype, &launch.defines),
     }
 }
 
@@ -145,28 +180,29 @@ pub fn prepare<'a>(device: &'a mut dyn Device, plan: &'a Plan) -> Result<Prepare
         }
     }
     let start = Instant::now();
-    // (kernel, dtype, defines) of each handle in `kernels`.
-    type Compiled<'p> = (&'p str, DType, &'p [(String, String)]);
-    let mut compiled: Vec<Compiled<'_>> = Vec::new();
+    // The launches whose kernel each handle in `kernels` was compiled for.
+    let mut compiled: Vec<&Launch> = Vec::new();
+    let same = |a: &Launch, b: &Launch| {
+        a.kernel == b.kernel
+            && a.dtype == b.dtype
+            && a.defines == b.defines
+            && match (&a.custom, &b.custom) {
+                (None, None) => true,
+                (Some(x), Some(y)) => std::sync::Arc::ptr_eq(x, y),
+                _ => false,
+            }
+    };
     for step in &plan.steps {
         let index = match step {
-            Step::Launch {
-                kernel,
-                dtype,
-                defines,
-                ..
-            } => {
-                let key = (*kernel, *dtype, defines.as_slice());
-                Some(match compiled.iter().position(|k| *k == key) {
-                    Some(i) => i,
-                    None => {
-                        let handle = compile(prepared.device, kernel, *dtype, defines)?;
-                        prepared.kernels.push(handle);
-                        compiled.push(key);
-                        compiled.len() - 1
-                    }
-                })
-            }
+            Step::Launch(launch) => Some(match compiled.iter().position(|k| same(k, launch)) {
+                Some(i) => i,
+                None => {
+                    let handle = compile_launch(prepared.device, launch)?;
+                    prepared.kernels.push(handle);
+                    compiled.push(launch);
+                    compiled.len() - 1
+                }
+            }),
             _ => None,
         };
         prepared.step_kernels.push(index);
@@ -215,7 +251,7 @@ impl Prepared<'_> {
     pub fn run(&mut self) -> Result<()> {
         for (step, kernel) in self.plan.steps.iter().zip(&self.step_kernels) {
             match (step, kernel.and_then(|k| self.kernels.get(k))) {
-                (Step::Launch { dims, args, .. }, Some(kernel)) => {
+                (Step::Launch(Launch { dims, args, .. }), Some(kernel)) => {
                     let args: Vec<Arg<'_>> = args
                         .iter()
                         .map(|a| match *a {
@@ -243,7 +279,7 @@ impl Prepared<'_> {
                         .copy(&self.buffers[*src], 0, &self.buffers[*dst], 0, bytes)?;
                 }
                 (Step::Sync, _) => self.device.sync()?,
-                (Step::Launch { kernel, .. }, None) => {
+                (Step::Launch(Launch { kernel, .. }), None) => {
                     return Err(Error::invalid(
                         &self.device.info().backend,
                         format!("kernel `{kernel}` was not prepared"),

@@ -19,6 +19,7 @@
 
 pub mod check;
 pub mod conformance;
+pub mod custom;
 pub mod data;
 pub mod executor;
 pub mod plan;
@@ -28,10 +29,12 @@ mod workloads;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
-use halbench_hal::{DType, DeviceInfo};
+use halbench_hal::{DType, DeviceInfo, Error};
 
 pub use check::Validation;
+pub use custom::{CustomKernel, KernelOrigin, LaunchShape};
 pub use plan::Plan;
 pub use shape::{Shape, ShapeKind};
 pub use workloads::all;
@@ -122,15 +125,29 @@ impl fmt::Debug for dyn Workload {
 }
 
 /// One runnable case.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Case {
     pub workload: &'static dyn Workload,
+    /// The variant whose plan runs (for a custom kernel: the built-in variant it replaces a
+    /// kernel of).
     pub variant: &'static str,
     pub dtype: DType,
     pub shape: Shape,
+    /// A kernel from outside the registry standing in for one of the plan's kernels.
+    pub custom: Option<Arc<CustomKernel>>,
 }
 
 impl Case {
+    pub fn new(workload: &'static dyn Workload, variant: &'static str, dtype: DType, shape: Shape) -> Self {
+        Case {
+            workload,
+            variant,
+            dtype,
+            shape,
+            custom: None,
+        }
+    }
+
     /// Every variant × dtype × shape of a workload at a scale.
     pub fn all_of(workload: &'static dyn Workload, scale: Scale, info: &DeviceInfo) -> Vec<Case> {
         Self::with_shapes(workload, &workload.shapes(scale, info))
@@ -142,21 +159,57 @@ impl Case {
         for shape in shapes {
             for &variant in workload.variants() {
                 for &dtype in workload.dtypes() {
-                    out.push(Case {
-                        workload,
-                        variant,
-                        dtype,
-                        shape: *shape,
-                    });
+                    out.push(Case::new(workload, variant, dtype, *shape));
                 }
             }
         }
         out
     }
 
-    pub fn plan(&self, info: &DeviceInfo) -> Plan {
-        self.workload
-            .plan(self.variant, self.dtype, &self.shape, info)
+    /// This case with `kernel` standing in for the registry's kernel of the same name.
+    pub fn with_custom(mut self, kernel: Arc<CustomKernel>) -> Self {
+        self.custom = Some(kernel);
+        self
+    }
+
+    /// The variant as results name it: the workload's, or `user:LABEL` for a custom
+    /// kernel (`user:LABEL@VARIANT` where the kernel serves several of the workload's
+    /// variants), so a user kernel's row is never mistaken for the built-in's.
+    pub fn variant_name(&self) -> String {
+        match &self.custom {
+            None => self.variant.to_string(),
+            Some(k) => {
+                let shared = self
+                    .workload
+                    .variants()
+                    .iter()
+                    .filter(|v| {
+                        self.workload
+                            .plan(v, self.dtype, &self.shape, &DeviceInfo::default())
+                            .kernels()
+                            .any(|n| n == k.name)
+                    })
+                    .count();
+                if shared > 1 {
+                    format!("user:{}@{}", k.label, self.variant)
+                } else {
+                    format!("user:{}", k.label)
+                }
+            }
+        }
+    }
+
+    /// The plan for a device, with the custom kernel (if any) in place. Errors when the
+    /// custom kernel's launch shape cannot apply to this plan.
+    pub fn plan(&self, info: &DeviceInfo) -> Result<Plan, Error> {
+        let mut plan = self
+            .workload
+            .plan(self.variant, self.dtype, &self.shape, info);
+        if let Some(k) = &self.custom {
+            plan.use_custom(k)
+                .map_err(|m| Error::invalid(&info.backend, m))?;
+        }
+        Ok(plan)
     }
 
     pub fn check(&self, plan: &Plan, output: &[u8]) -> Validation {
@@ -174,7 +227,7 @@ impl fmt::Display for Case {
             f,
             "{}/{}/{}/{}",
             self.workload.name(),
-            self.variant,
+            self.variant_name(),
             self.dtype,
             self.shape
         )

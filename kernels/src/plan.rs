@@ -1,10 +1,11 @@
 //! A plan: the buffers a case needs and the steps that compute it, in the kernel ABI's
 //! terms. Workloads build plans; the executor runs them on any device.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use halbench_hal::{DType, Dims};
 
+use crate::custom::{CustomKernel, LaunchShape};
 use crate::data;
 
 /// One device buffer. Inputs are generated on first use, so a plan is cheap to build and
@@ -30,6 +31,18 @@ impl BufferSpec {
             input: Some(dtype),
             upload: true,
             data: OnceLock::new(),
+        }
+    }
+
+    /// A buffer holding the caller's own bytes (`dtype` says how the reference reads
+    /// them), uploaded before the run.
+    pub fn with_data(name: &'static str, dtype: DType, bytes: Vec<u8>) -> Self {
+        BufferSpec {
+            name,
+            bytes: bytes.len() as u64,
+            input: Some(dtype),
+            upload: true,
+            data: OnceLock::from(bytes),
         }
     }
 
@@ -65,17 +78,83 @@ pub enum PlanArg {
     F32(f32),
 }
 
+/// One kernel launch: a canonical kernel (or a custom one standing in for it), its dtype,
+/// defines, launch shape and arguments.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Canonical name (kernels/README.md); the registry's sources are used unless
+    /// `custom` is set.
+    pub kernel: &'static str,
+    /// `T` is defined from it.
+    pub dtype: DType,
+    pub defines: Vec<(String, String)>,
+    pub dims: Dims,
+    pub args: Vec<PlanArg>,
+    /// Output elements the launch covers per dimension (x fastest), so a custom kernel's
+    /// own [`LaunchShape`] can be turned into group counts. `None`: the plan's `dims` are
+    /// the only shape this launch can take.
+    pub extent: Option<[u64; 3]>,
+    /// A kernel from outside the registry; when set, only its sources are compiled.
+    pub custom: Option<Arc<CustomKernel>>,
+}
+
+impl Launch {
+    pub fn new(kernel: &'static str, dtype: DType, dims: Dims, args: Vec<PlanArg>) -> Self {
+        Launch {
+            kernel,
+            dtype,
+            defines: Vec::new(),
+            dims,
+            args,
+            extent: None,
+            custom: None,
+        }
+    }
+
+    pub fn defines(mut self, defines: Vec<(String, String)>) -> Self {
+        self.defines = defines;
+        self
+    }
+
+    pub fn extent(mut self, extent: [u64; 3]) -> Self {
+        self.extent = Some(extent);
+        self
+    }
+
+    /// Runs `kernel` instead of the registry's source, with its launch shape if it has one.
+    /// Errors when the kernel sets a launch shape and this launch declares no extent.
+    pub fn use_custom(&mut self, kernel: Arc<CustomKernel>) -> Result<(), String> {
+        if let Some(shape) = kernel.launch {
+            self.dims = self.shaped(&shape)?;
+        }
+        self.custom = Some(kernel);
+        Ok(())
+    }
+
+    /// The dims of `shape` over this launch's extent: ⌈extent / per_group⌉ groups per
+    /// dimension, at most 65,535 (grid-stride kernels cover the rest).
+    pub fn shaped(&self, shape: &LaunchShape) -> Result<Dims, String> {
+        let extent = self.extent.ok_or_else(|| {
+            format!(
+                "kernel `{}`: this plan fixes its launch shape (no output extent is declared), so a custom launch shape cannot apply",
+                self.kernel
+            )
+        })?;
+        let mut groups = [1u32; 3];
+        for (d, g) in groups.iter_mut().enumerate() {
+            *g = self::groups(extent[d], shape.per_group[d]).clamp(1, 65_535);
+        }
+        Ok(Dims {
+            groups,
+            threads: shape.threads,
+        })
+    }
+}
+
 /// One enqueued operation of the timed region.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Launch a kernel by canonical name; `T` is defined from `dtype`.
-    Launch {
-        kernel: &'static str,
-        dtype: DType,
-        defines: Vec<(String, String)>,
-        dims: Dims,
-        args: Vec<PlanArg>,
-    },
+    Launch(Launch),
     /// Write the buffer's `data` from the host.
     Write { buffer: usize },
     /// Read the whole buffer to the host.
@@ -127,6 +206,33 @@ impl Plan {
     /// True when the plan waits for the device on the host (see [`Step::Sync`]).
     pub fn host_waits(&self) -> bool {
         self.steps.iter().any(|s| matches!(s, Step::Sync))
+    }
+
+    /// The kernels the plan launches, by canonical name.
+    pub fn kernels(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Launch(l) => Some(l.kernel),
+            _ => None,
+        })
+    }
+
+    /// Makes every launch of `kernel.name` run `kernel`. Errors when no step launches it,
+    /// or its launch shape cannot apply.
+    pub fn use_custom(&mut self, kernel: &Arc<CustomKernel>) -> Result<(), String> {
+        let mut found = false;
+        for step in &mut self.steps {
+            if let Step::Launch(l) = step {
+                if l.kernel == kernel.name {
+                    l.use_custom(kernel.clone())?;
+                    found = true;
+                }
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(format!("the plan launches no kernel `{}`", kernel.name))
+        }
     }
 
     /// The initial contents of a buffer (inputs only).

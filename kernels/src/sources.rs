@@ -50,6 +50,15 @@ fn stem(name: &str) -> Option<&'static str> {
         .map(|(stem, _)| *stem)
 }
 
+/// Kernels only a backend's own library implements (cuBLAS, aclnn, the CPU's `gemm`
+/// crate): no source in any dialect.
+const BUILTIN_ONLY: &[&str] = &["gemm_vendor", "attn_prefill_vendor", "attn_decode_vendor"];
+
+/// Every canonical kernel name of the kernel ABI.
+pub fn known_kernels() -> impl Iterator<Item = &'static str> {
+    source_kernels().chain(BUILTIN_ONLY.iter().copied())
+}
+
 /// Every kernel name with a source in a source dialect (for compile-only checks).
 pub fn source_kernels() -> impl Iterator<Item = &'static str> {
     FILES
@@ -143,6 +152,27 @@ fn c_dtype_defines(dtype: DType, half: &str, bf16: &str) -> Vec<(String, String)
     vec![("T".into(), t.into()), (flag.into(), "1".into())]
 }
 
+/// The defines every kernel of `dialect` gets for `dtype` (the kernel ABI's dtype rule):
+/// builtins `T=f32|f16|bf16`; OpenCL C `T` and a `DTYPE_*` flag; CUDA C the flag only
+/// (`common.cuh` typedefs `T`); SPIR-V none (one module per dtype).
+pub fn dtype_defines(dialect: Dialect, dtype: DType) -> Vec<(String, String)> {
+    match dialect {
+        Dialect::Builtin => vec![("T".to_string(), dtype.name().to_string())],
+        Dialect::OpenClC => c_dtype_defines(dtype, "half", "ushort"),
+        Dialect::CudaC => c_dtype_defines(dtype, "", "").split_off(1),
+        _ => Vec::new(),
+    }
+}
+
+/// What every source of a C-like dialect is prefixed with (`common.cl`, `common.cuh`).
+pub fn prelude(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::OpenClC => OPENCL_COMMON,
+        Dialect::CudaC => CUDA_COMMON,
+        _ => "",
+    }
+}
+
 /// The source of kernel `name` in `dialect` for `dtype`, if this crate has one.
 pub fn source(
     name: &str,
@@ -150,32 +180,22 @@ pub fn source(
     dtype: DType,
     defines: &[(String, String)],
 ) -> Option<KernelSource> {
-    let (code, mut all): (Cow<'static, [u8]>, _) = match dialect {
-        Dialect::Builtin => (
-            Cow::Borrowed(&[]),
-            vec![("T".to_string(), dtype.name().to_string())],
-        ),
+    let code: Cow<'static, [u8]> = match dialect {
+        Dialect::Builtin => Cow::Borrowed(&[]),
         // OpenCL C has no bf16 arithmetic to measure a peak of.
         Dialect::OpenClC if name == "peak_fma" && dtype == DType::BF16 => return None,
         Dialect::OpenClC => {
             let file = opencl_file(stem(name)?)?;
-            (
-                Cow::Owned(format!("{OPENCL_COMMON}\n{file}").into_bytes()),
-                c_dtype_defines(dtype, "half", "ushort"),
-            )
+            Cow::Owned(format!("{OPENCL_COMMON}\n{file}").into_bytes())
         }
         Dialect::CudaC => {
             let file = cuda_file(stem(name)?)?;
-            (
-                Cow::Owned(format!("{CUDA_COMMON}\n{file}").into_bytes()),
-                // The flag only: common.cuh typedefs T from it.
-                c_dtype_defines(dtype, "", "").split_off(1),
-            )
+            Cow::Owned(format!("{CUDA_COMMON}\n{file}").into_bytes())
         }
-        // One module per dtype; the dtype is not a define.
-        Dialect::SpirV => (Cow::Borrowed(spirv(name, dtype)?), Vec::new()),
+        Dialect::SpirV => Cow::Borrowed(spirv(name, dtype)?),
         _ => return None,
     };
+    let mut all = dtype_defines(dialect, dtype);
     all.extend(defines.iter().cloned());
     Some(KernelSource {
         name: name.into(),

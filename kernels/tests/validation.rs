@@ -107,12 +107,12 @@ fn device(target: &'static str, how: Sabotage) -> Sabotaged {
 }
 
 fn case(workload: &str, variant: &'static str, shape: Shape) -> Case {
-    Case {
-        workload: halbench_kernels::workload(workload).unwrap(),
+    Case::new(
+        halbench_kernels::workload(workload).unwrap(),
         variant,
-        dtype: DType::F32,
+        DType::F32,
         shape,
-    }
+    )
 }
 
 #[test]

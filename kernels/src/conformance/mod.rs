@@ -233,7 +233,7 @@ pub fn run_case_planned_for(
     case: &Case,
     planned_for: &halbench_hal::DeviceInfo,
 ) -> CaseResult {
-    let plan = case.plan(planned_for);
+    let plan = case.plan(planned_for)?;
     let mut prepared = executor::prepare(device, &plan)?;
     prepared.run()?;
     let output = prepared.output()?;

@@ -9,7 +9,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 
 use crate::check::{unit_roundoff, Checker, Validation};
 use crate::data::{self, get, seed};
-use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg, Step};
+use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
 use crate::workloads::MAX_GROUPS;
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
@@ -167,13 +167,7 @@ impl Dimensions {
 }
 
 pub(super) fn launch(kernel: &'static str, dtype: DType, dims: Dims, args: Vec<PlanArg>) -> Step {
-    Step::Launch {
-        kernel,
-        dtype,
-        defines: vec![],
-        dims,
-        args,
-    }
+    Step::Launch(Launch::new(kernel, dtype, dims, args))
 }
 
 /// A launch whose source kernels keep a row of D floats per work-item: `D_MAX` (D
@@ -185,13 +179,10 @@ pub(super) fn launch_rows(
     dims: Dims,
     args: Vec<PlanArg>,
 ) -> Step {
-    Step::Launch {
-        kernel,
-        dtype,
-        defines: vec![("D_MAX".into(), d.next_multiple_of(16).to_string())],
-        dims,
-        args,
-    }
+    Step::Launch(
+        Launch::new(kernel, dtype, dims, args)
+            .defines(vec![("D_MAX".into(), d.next_multiple_of(16).to_string())]),
+    )
 }
 
 pub(super) fn buf(i: usize) -> PlanArg {

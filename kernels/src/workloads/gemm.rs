@@ -5,7 +5,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 
 use crate::check::{reduction_tolerance, Checker, Validation};
 use crate::data::{self, get, seed};
-use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg, Step};
+use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 pub(crate) struct Gemm;
@@ -108,24 +108,28 @@ impl Workload for Gemm {
                 BufferSpec::input("gemm.b", dtype, k * n),
                 BufferSpec::output("gemm.c", m * n * size),
             ],
-            steps: vec![Step::Launch {
-                kernel,
-                dtype,
-                defines: if variant == "tiled" && cpu_device {
+            steps: vec![Step::Launch(
+                Launch::new(
+                    kernel,
+                    dtype,
+                    dims,
+                    vec![
+                        PlanArg::Buffer(0),
+                        PlanArg::Buffer(1),
+                        PlanArg::Buffer(2),
+                        PlanArg::U32(m as u32),
+                        PlanArg::U32(n as u32),
+                        PlanArg::U32(k as u32),
+                    ],
+                )
+                .defines(if variant == "tiled" && cpu_device {
                     vec![("GEMM_REGISTER_TILE".into(), "1".into())]
                 } else {
                     vec![]
-                },
-                dims,
-                args: vec![
-                    PlanArg::Buffer(0),
-                    PlanArg::Buffer(1),
-                    PlanArg::Buffer(2),
-                    PlanArg::U32(m as u32),
-                    PlanArg::U32(n as u32),
-                    PlanArg::U32(k as u32),
-                ],
-            }],
+                })
+                // C is N wide (x) and M tall (y).
+                .extent([n, m, 1]),
+            )],
             output: Output::Buffer(2),
         }
     }

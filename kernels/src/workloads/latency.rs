@@ -12,7 +12,7 @@
 use halbench_hal::{DType, DeviceInfo, Dims};
 
 use crate::check::{Checker, Validation};
-use crate::plan::{BufferSpec, Output, Plan, PlanArg, Step};
+use crate::plan::{self, BufferSpec, Output, Plan, PlanArg, Step};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 const GUARD_WORDS: u64 = 64;
@@ -57,13 +57,12 @@ impl Workload for Launch {
     }
 
     fn plan(&self, variant: &str, _dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
-        let launch = Step::Launch {
-            kernel: "latency_empty",
-            dtype: DType::F32,
-            defines: vec![],
-            dims: Dims::linear(1, 1),
-            args: vec![PlanArg::Buffer(0), PlanArg::U32(0)],
-        };
+        let launch = Step::Launch(plan::Launch::new(
+            "latency_empty",
+            DType::F32,
+            Dims::linear(1, 1),
+            vec![PlanArg::Buffer(0), PlanArg::U32(0)],
+        ));
         let mut steps = Vec::new();
         for _ in 0..shape.elements() {
             steps.push(launch.clone());

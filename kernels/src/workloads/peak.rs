@@ -16,7 +16,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 
 use crate::check::{unit_roundoff, Checker, Validation};
 use crate::data::get;
-use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg, Step};
+use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
 use crate::workloads::{cpu_shaped, MAX_GROUPS};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
@@ -97,19 +97,22 @@ impl Workload for PeakFma {
         let (dims, defines) = launch(info, n);
         Plan {
             buffers: vec![BufferSpec::output("peak.out", n * dtype.size() as u64)],
-            steps: vec![Step::Launch {
-                kernel: "peak_fma",
-                dtype,
-                defines,
-                dims,
-                args: vec![
-                    PlanArg::Buffer(0),
-                    PlanArg::U32(n as u32),
-                    PlanArg::U32(ITERATIONS),
-                    PlanArg::F32(A),
-                    PlanArg::F32(B),
-                ],
-            }],
+            steps: vec![Step::Launch(
+                Launch::new(
+                    "peak_fma",
+                    dtype,
+                    dims,
+                    vec![
+                        PlanArg::Buffer(0),
+                        PlanArg::U32(n as u32),
+                        PlanArg::U32(ITERATIONS),
+                        PlanArg::F32(A),
+                        PlanArg::F32(B),
+                    ],
+                )
+                .defines(defines)
+                .extent([n, 1, 1]),
+            )],
             output: Output::Buffer(0),
         }
     }

@@ -5,7 +5,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 
 use crate::check::{reduction_tolerance, sum_tolerance, Checker, Validation};
 use crate::data::{self, get, seed};
-use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg, Step};
+use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
 use crate::workloads::{cpu_shaped, stream_elements, MAX_GROUPS};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
@@ -151,13 +151,9 @@ impl Workload for Stream {
         };
         Plan {
             buffers,
-            steps: vec![Step::Launch {
-                kernel,
-                dtype: DType::F32,
-                defines: vec![],
-                dims,
-                args,
-            }],
+            steps: vec![Step::Launch(
+                Launch::new(kernel, DType::F32, dims, args).extent([n, 1, 1]),
+            )],
             output: Output::Buffer(output),
         }
     }
