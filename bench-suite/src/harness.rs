@@ -101,6 +101,22 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
     result
 }
 
+/// Prepares a plan of the caller's own (custom kernels, user data), runs it once, and
+/// times it as `run_case` times a case; returns the output of the first run (to check
+/// against the caller's reference) and the timing. Never called in a timed region.
+pub fn time_plan(
+    device: &mut dyn Device,
+    plan: &halbench_kernels::Plan,
+    budget: Budget,
+) -> Result<(Vec<u8>, Timing)> {
+    let mut prepared = executor::prepare(device, plan)?;
+    let compile_s = prepared.compile_time.as_secs_f64();
+    prepared.run()?;
+    let output = prepared.output()?;
+    let timing = time(&mut prepared, budget, compile_s)?;
+    Ok((output, timing))
+}
+
 /// Seconds per run over `iterations` runs.
 fn measure(prepared: &mut Prepared<'_>, iterations: u32) -> Result<f64> {
     let elapsed = prepared.time_runs(u64::from(iterations))?;

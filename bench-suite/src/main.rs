@@ -165,9 +165,8 @@ fn parse_kernel(spec: &str) -> Result<CustomKernel, String> {
     let mut kernel =
         CustomKernel::from_file(name, std::path::Path::new(path)).map_err(|e| e.to_string())?;
     if let Some(l) = launch {
-        kernel = kernel.with_launch(
-            LaunchShape::parse(l).map_err(|e| format!("--kernel `{spec}`: {e}"))?,
-        );
+        kernel = kernel
+            .with_launch(LaunchShape::parse(l).map_err(|e| format!("--kernel `{spec}`: {e}"))?);
     }
     Ok(kernel)
 }

@@ -192,13 +192,16 @@ impl Selection {
                 )));
             }
             let launched = self.workloads.iter().any(|w| {
-                w.variants().iter().filter(|v| self.keeps_variant(v)).any(|v| {
-                    w.shapes(Scale::Smoke, &probe).first().is_some_and(|shape| {
-                        w.plan(v, DType::F32, shape, &probe)
-                            .kernels()
-                            .any(|n| n == k.name)
+                w.variants()
+                    .iter()
+                    .filter(|v| self.keeps_variant(v))
+                    .any(|v| {
+                        w.shapes(Scale::Smoke, &probe).first().is_some_and(|shape| {
+                            w.plan(v, DType::F32, shape, &probe)
+                                .kernels()
+                                .any(|n| n == k.name)
+                        })
                     })
-                })
             });
             if !launched {
                 return Err(UsageError(format!(

@@ -89,7 +89,11 @@ fn a_correct_opencl_gemm_is_validated_and_timed_beside_the_builtins() {
     }
     let path = fixture("my_gemm.cl");
     let (out, doc) = run("opencl,cpu", &[format!("gemm_tiled={path}")], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let user = row(&doc, "opencl:0", "user:my_gemm");
     assert_eq!(user["status"], "passed", "{user}");
     assert!(user["timing"]["median_s"].as_f64().unwrap() > 0.0);
@@ -98,7 +102,11 @@ fn a_correct_opencl_gemm_is_validated_and_timed_beside_the_builtins() {
     assert_eq!(user["source"]["path"], path.as_str());
     assert_eq!(user["source"]["sha256"].as_str().unwrap().len(), 64);
     // The built-in rows run in the same invocation and carry no source.
-    for (device, variant) in [("opencl:0", "tiled"), ("cpu:0", "tiled"), ("cpu:0", "vendor")] {
+    for (device, variant) in [
+        ("opencl:0", "tiled"),
+        ("cpu:0", "tiled"),
+        ("cpu:0", "vendor"),
+    ] {
         let r = row(&doc, device, variant);
         assert_eq!(r["status"], "passed", "{r}");
         assert!(r.get("source").is_none(), "{r}");
@@ -106,7 +114,10 @@ fn a_correct_opencl_gemm_is_validated_and_timed_beside_the_builtins() {
     // The CPU takes builtins only: the OpenCL source is unsupported there, with the reason.
     let cpu = row(&doc, "cpu:0", "user:my_gemm");
     assert_eq!(cpu["status"], "unsupported");
-    assert!(cpu["reason"].as_str().unwrap().contains("opencl_c"), "{cpu}");
+    assert!(
+        cpu["reason"].as_str().unwrap().contains("opencl_c"),
+        "{cpu}"
+    );
 }
 
 #[test]
@@ -114,11 +125,18 @@ fn a_wrong_opencl_gemm_fails_validation_with_the_first_bad_element() {
     if !present("opencl") {
         return;
     }
-    let (out, doc) = run("opencl", &[format!("gemm_tiled={}", fixture("wrong_gemm.cl"))], &[]);
+    let (out, doc) = run(
+        "opencl",
+        &[format!("gemm_tiled={}", fixture("wrong_gemm.cl"))],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     let user = row(&doc, "opencl:0", "user:wrong_gemm");
     assert_eq!(user["status"], "failed");
-    assert!(user["reason"].as_str().unwrap().starts_with("C[0,0]: got"), "{user}");
+    assert!(
+        user["reason"].as_str().unwrap().starts_with("C[0,0]: got"),
+        "{user}"
+    );
     // Every other case still ran.
     assert_eq!(row(&doc, "opencl:0", "tiled")["status"], "passed");
     assert_eq!(row(&doc, "opencl:0", "naive")["status"], "passed");
@@ -129,7 +147,11 @@ fn a_kernel_that_does_not_compile_shows_the_compiler_log() {
     if !present("opencl") {
         return;
     }
-    let (out, doc) = run("opencl", &[format!("gemm_tiled={}", fixture("broken_gemm.cl"))], &[]);
+    let (out, doc) = run(
+        "opencl",
+        &[format!("gemm_tiled={}", fixture("broken_gemm.cl"))],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     let reason = row(&doc, "opencl:0", "user:broken_gemm")["reason"]
         .as_str()
@@ -155,9 +177,15 @@ fn a_missing_entry_point_or_wrong_argument_count_is_a_clear_error() {
     let (out, doc) = run("opencl", &kernels, &[]);
     assert_eq!(out.status.code(), Some(1));
     let misnamed = row(&doc, "opencl:0", "user:misnamed_gemm")["reason"].to_string();
-    assert!(misnamed.contains("no kernel `gemm_tiled` in the program"), "{misnamed}");
+    assert!(
+        misnamed.contains("no kernel `gemm_tiled` in the program"),
+        "{misnamed}"
+    );
     let few = row(&doc, "opencl:0", "user:few_args_gemm")["reason"].to_string();
-    assert!(few.contains("6 arguments given, the kernel takes 3"), "{few}");
+    assert!(
+        few.contains("6 arguments given, the kernel takes 3"),
+        "{few}"
+    );
     assert_eq!(row(&doc, "opencl:0", "tiled")["status"], "passed");
 }
 
@@ -177,7 +205,11 @@ fn spirv_and_glsl_kernels_run_on_vulkan() {
         kernels.push(format!("gemm_tiled={}", fixture("my_gemm.comp")));
     }
     let (out, doc) = run("vulkan", &kernels, &["--dtype", "f32,f16"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let spv = row(&doc, "vulkan:0", "user:my_gemm_spv");
     assert_eq!(spv["status"], "passed", "{spv}");
     assert_eq!(spv["source"]["dialect"], "spir_v");
@@ -198,9 +230,15 @@ fn spirv_and_glsl_kernels_run_on_vulkan() {
 fn bad_kernel_arguments_are_usage_errors() {
     let cases: [(&[&str], &str); 5] = [
         (&["--kernel", "gemm_tiled"], "expected NAME=PATH"),
-        (&["--kernel", "gemm_fastest=x.cl"], "not a kernel of the kernel ABI"),
+        (
+            &["--kernel", "gemm_fastest=x.cl"],
+            "not a kernel of the kernel ABI",
+        ),
         (&["--kernel", "gemm_tiled=/no/such/file.cl"], "No such file"),
-        (&["--kernel", "gemm_tiled=Cargo.toml"], "unknown kernel file type"),
+        (
+            &["--kernel", "gemm_tiled=Cargo.toml"],
+            "unknown kernel file type",
+        ),
         (
             &["--kernel", "attn_decode_pv=tests/kernels/my_gemm.cl"],
             "no selected workload and variant launches `attn_decode_pv`",

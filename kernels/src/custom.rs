@@ -110,6 +110,9 @@ enum Form {
     SpirV(DType, Vec<u8>),
     /// GLSL, compiled with glslc per dtype when first asked for.
     Glsl(String),
+    /// A backend's own kernel registered under this name (the CPU's
+    /// `halbench_cpu::register_kernel`).
+    Builtin,
 }
 
 /// A kernel whose source is not this crate's. Cheap to clone (an `Arc` inside plans).
@@ -137,6 +140,42 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl CustomKernel {
+    /// A kernel with no forms yet, built up with `with_text`, `with_glsl`, `with_spirv`
+    /// and `with_builtin` (a workload defined in code ships one form per dialect).
+    pub fn new(name: &str) -> Self {
+        CustomKernel {
+            name: name.into(),
+            label: name.into(),
+            origin: KernelOrigin {
+                kernel: name.into(),
+                dialect: Dialect::Builtin,
+                path: None,
+                sha256: sha256_hex(&[]),
+            },
+            launch: None,
+            entry: name.into(),
+            forms: Vec::new(),
+            include_dir: None,
+        }
+    }
+
+    /// The origin's hash covers every form: a change to any of them shows in the results.
+    fn rehash(mut self) -> Self {
+        let mut h = Sha256::new();
+        for f in &self.forms {
+            match f {
+                Form::Text(_, t) | Form::Glsl(t) => h.update(t.as_bytes()),
+                Form::SpirV(_, w) => h.update(w),
+                Form::Builtin => h.update(b"builtin"),
+            }
+        }
+        self.origin.sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        if let Some(d) = self.dialects().first() {
+            self.origin.dialect = *d;
+        }
+        self
+    }
+
     /// A kernel from source text in one of the C-like dialects.
     pub fn from_text(name: &str, dialect: Dialect, code: &str) -> Result<Self> {
         if !matches!(dialect, Dialect::OpenClC | Dialect::CudaC) {
@@ -168,14 +207,26 @@ impl CustomKernel {
     /// `.spv` SPIR-V (dtype from a `.f16.spv`/`.bf16.spv` suffix, else f32), `.comp` GLSL
     /// (needs glslc on PATH). Errors say what is wrong with the file.
     pub fn from_file(name: &str, path: &Path) -> Result<Self> {
-        let bad = |m: String| Error::invalid("kernels", format!("--kernel {name}={}: {m}", path.display()));
+        let bad = |m: String| {
+            Error::invalid(
+                "kernels",
+                format!("--kernel {name}={}: {m}", path.display()),
+            )
+        };
         let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let text = || String::from_utf8(bytes.clone()).map_err(|_| bad("not UTF-8 text".into()));
         let (dialect, form, launch) = match ext {
             "cl" | "cu" => {
-                let dialect = if ext == "cl" { Dialect::OpenClC } else { Dialect::CudaC };
+                let dialect = if ext == "cl" {
+                    Dialect::OpenClC
+                } else {
+                    Dialect::CudaC
+                };
                 let t = text()?;
                 let launch = LaunchShape::from_source(&t).transpose().map_err(bad)?;
                 (dialect, Form::Text(dialect, t), launch)
@@ -189,8 +240,13 @@ impl CustomKernel {
                 (Dialect::SpirV, Form::Glsl(t), launch)
             }
             "spv" => {
-                if bytes.len() < 20 || bytes.len() % 4 != 0 || bytes[..4] != [0x03, 0x02, 0x23, 0x07] {
-                    return Err(bad("not a SPIR-V module (little-endian, magic 0x07230203)".into()));
+                if bytes.len() < 20
+                    || bytes.len() % 4 != 0
+                    || bytes[..4] != [0x03, 0x02, 0x23, 0x07]
+                {
+                    return Err(bad(
+                        "not a SPIR-V module (little-endian, magic 0x07230203)".into()
+                    ));
                 }
                 let dtype = DType::ALL
                     .into_iter()
@@ -198,7 +254,11 @@ impl CustomKernel {
                     .unwrap_or(DType::F32);
                 (Dialect::SpirV, Form::SpirV(dtype, bytes.clone()), None)
             }
-            _ => return Err(bad(format!("unknown kernel file type `.{ext}` (known: .cl, .cu, .spv, .comp)"))),
+            _ => {
+                return Err(bad(format!(
+                    "unknown kernel file type `.{ext}` (known: .cl, .cu, .spv, .comp)"
+                )))
+            }
         };
         let label = file.split('.').next().unwrap_or(name).to_string();
         Ok(CustomKernel {
@@ -220,13 +280,27 @@ impl CustomKernel {
     /// Adds a form in another dialect (a workload that ships OpenCL, CUDA and SPIR-V).
     pub fn with_text(mut self, dialect: Dialect, code: &str) -> Self {
         self.forms.push(Form::Text(dialect, code.into()));
-        self
+        self.rehash()
+    }
+
+    /// Adds GLSL compute source, compiled to SPIR-V with glslc (per dtype, with halbench's
+    /// `common.glsl` includable) when a Vulkan device asks for it.
+    pub fn with_glsl(mut self, code: &str) -> Self {
+        self.forms.push(Form::Glsl(code.into()));
+        self.rehash()
+    }
+
+    /// Adds the backend-native form: a kernel the backend has under this name (on the CPU,
+    /// one added with `halbench_cpu::register_kernel`).
+    pub fn with_builtin(mut self) -> Self {
+        self.forms.push(Form::Builtin);
+        self.rehash()
     }
 
     /// Adds SPIR-V words for one dtype.
     pub fn with_spirv(mut self, dtype: DType, words: &[u8]) -> Self {
         self.forms.push(Form::SpirV(dtype, words.to_vec()));
-        self
+        self.rehash()
     }
 
     pub fn with_label(mut self, label: &str) -> Self {
@@ -246,6 +320,7 @@ impl CustomKernel {
             .map(|f| match f {
                 Form::Text(d, _) => *d,
                 Form::SpirV(..) | Form::Glsl(_) => Dialect::SpirV,
+                Form::Builtin => Dialect::Builtin,
             })
             .collect()
     }
@@ -260,13 +335,15 @@ impl CustomKernel {
     ) -> Result<Option<KernelSource>> {
         for form in &self.forms {
             let (code, entry): (Vec<u8>, &str) = match form {
-                Form::Text(d, text) if *d == dialect => {
-                    (format!("{}\n{text}", sources::prelude(dialect)).into_bytes(), &self.entry)
-                }
+                Form::Text(d, text) if *d == dialect => (
+                    format!("{}\n{text}", sources::prelude(dialect)).into_bytes(),
+                    &self.entry,
+                ),
                 Form::SpirV(d, words) if dialect == Dialect::SpirV && *d == dtype => {
                     (words.clone(), "main")
                 }
                 Form::Glsl(text) if dialect == Dialect::SpirV => (self.glslc(text, dtype)?, "main"),
+                Form::Builtin if dialect == Dialect::Builtin => (Vec::new(), &self.entry),
                 _ => continue,
             };
             let mut all = sources::dtype_defines(dialect, dtype);
@@ -307,6 +384,12 @@ impl CustomKernel {
     }
 
     fn glslc(&self, text: &str, dtype: DType) -> Result<Vec<u8>> {
+        if which("glslc").is_none() {
+            return Err(Error::unsupported(
+                "glslc",
+                format!("kernel `{}` is GLSL and glslc is not on PATH", self.name),
+            ));
+        }
         let fail = |log: String| Error::Compile {
             backend: "glslc".into(),
             kernel: self.name.clone(),
@@ -319,7 +402,10 @@ impl CustomKernel {
             &self.origin.sha256[..16]
         ));
         std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
-        let (src, out) = (dir.join("kernel.comp"), dir.join(format!("kernel.{dtype}.spv")));
+        let (src, out) = (
+            dir.join("kernel.comp"),
+            dir.join(format!("kernel.{dtype}.spv")),
+        );
         std::fs::write(&src, text).map_err(|e| fail(e.to_string()))?;
         // halbench's own include, so a user shader can `#include "common.glsl"`.
         std::fs::write(dir.join("common.glsl"), include_str!("../glsl/common.glsl"))
@@ -368,19 +454,32 @@ mod tests {
         let s = LaunchShape::parse("threads=16x16,per_group=64x64").unwrap();
         assert_eq!(s.threads, [16, 16, 1]);
         assert_eq!(s.per_group, [64, 64, 1]);
-        assert_eq!(LaunchShape::parse("threads=256").unwrap().per_group, [256, 1, 1]);
+        assert_eq!(
+            LaunchShape::parse("threads=256").unwrap().per_group,
+            [256, 1, 1]
+        );
         assert!(LaunchShape::parse("threads=0").is_err());
         assert!(LaunchShape::parse("per_group=4").is_err());
         assert!(LaunchShape::parse("threads=4,tile=2").is_err());
         let src = "// my kernel\n// halbench: threads=8x8,per_group=32x32\n__kernel void f() {}";
-        assert_eq!(LaunchShape::from_source(src).unwrap().unwrap().per_group, [32, 32, 1]);
+        assert_eq!(
+            LaunchShape::from_source(src).unwrap().unwrap().per_group,
+            [32, 32, 1]
+        );
     }
 
     #[test]
     fn text_sources_get_the_builtin_prelude_and_defines() {
-        let k = CustomKernel::from_text("gemm_tiled", Dialect::OpenClC, "__kernel void gemm_tiled() {}")
+        let k = CustomKernel::from_text(
+            "gemm_tiled",
+            Dialect::OpenClC,
+            "__kernel void gemm_tiled() {}",
+        )
+        .unwrap();
+        let s = k
+            .source(Dialect::OpenClC, DType::F16, &[])
+            .unwrap()
             .unwrap();
-        let s = k.source(Dialect::OpenClC, DType::F16, &[]).unwrap().unwrap();
         let code = String::from_utf8(s.code.to_vec()).unwrap();
         assert!(code.contains("#define LOAD"));
         assert_eq!(s.define("T"), Some("half"));

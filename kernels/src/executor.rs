@@ -52,7 +52,11 @@ pub fn compile_custom(
     if !info.supports(dtype) {
         return Err(Error::unsupported(
             &backend,
-            format!("{} has no {dtype} support (kernel `{}`)", info.key(), kernel.name),
+            format!(
+                "{} has no {dtype} support (kernel `{}`)",
+                info.key(),
+                kernel.name
+            ),
         ));
     }
     let dialects = info.dialects.clone();

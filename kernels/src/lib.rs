@@ -138,7 +138,12 @@ pub struct Case {
 }
 
 impl Case {
-    pub fn new(workload: &'static dyn Workload, variant: &'static str, dtype: DType, shape: Shape) -> Self {
+    pub fn new(
+        workload: &'static dyn Workload,
+        variant: &'static str,
+        dtype: DType,
+        shape: Shape,
+    ) -> Self {
         Case {
             workload,
             variant,

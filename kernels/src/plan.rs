@@ -156,11 +156,18 @@ impl Launch {
 pub enum Step {
     Launch(Launch),
     /// Write the buffer's `data` from the host.
-    Write { buffer: usize },
+    Write {
+        buffer: usize,
+    },
     /// Read the whole buffer to the host.
-    Read { buffer: usize },
+    Read {
+        buffer: usize,
+    },
     /// Copy one whole buffer into another of the same size.
-    Copy { src: usize, dst: usize },
+    Copy {
+        src: usize,
+        dst: usize,
+    },
     /// Wait on the host for everything enqueued so far. A plan with one is timed by the
     /// host clock: device timers cannot see the host waiting.
     Sync,

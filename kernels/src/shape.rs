@@ -4,8 +4,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The shape of one case.
+/// Most keys a [`Shape::Keyed`] shape holds.
+pub const MAX_KEYS: usize = 6;
+
+/// The shape of one case. Grows by new variants; a workload defined outside this crate
+/// uses [`Shape::Keyed`] with its own keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Shape {
     /// Stream and transfer: `n` f32 elements per array.
     Elements {
@@ -31,15 +36,25 @@ pub enum Shape {
         l: u64,
         d: u64,
     },
+    /// Any workload's own sizes: `values[i]` is the size named `keys[i]` (every key
+    /// required, each at least 1), printed and parsed as `key=value` pairs.
+    Keyed {
+        keys: &'static [&'static str],
+        values: [u64; MAX_KEYS],
+    },
 }
 
 /// Which family of shapes a workload takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ShapeKind {
     Elements,
     Gemm,
     Prefill,
     Decode,
+    /// [`Shape::Keyed`] with these keys (at most [`MAX_KEYS`]); a spec is this family's
+    /// when it names the first key.
+    Keyed(&'static [&'static str]),
 }
 
 impl ShapeKind {
@@ -49,6 +64,7 @@ impl ShapeKind {
             ShapeKind::Gemm => &["m", "n", "k"],
             ShapeKind::Prefill => &["b", "h", "hkv", "s", "d", "causal"],
             ShapeKind::Decode => &["b", "h", "hkv", "l", "d"],
+            ShapeKind::Keyed(keys) => keys,
         }
     }
 
@@ -60,6 +76,7 @@ impl ShapeKind {
             ShapeKind::Gemm => has("m") || has("k"),
             ShapeKind::Prefill => has("s"),
             ShapeKind::Decode => has("l"),
+            ShapeKind::Keyed(keys) => keys.first().is_some_and(|k| has(k)),
         }
     }
 }
@@ -82,6 +99,14 @@ impl fmt::Display for Shape {
                 u8::from(causal)
             ),
             Shape::Decode { b, h, hkv, l, d } => write!(f, "b={b},h={h},hkv={hkv},l={l},d={d}"),
+            Shape::Keyed { keys, values } => {
+                let pairs: Vec<String> = keys
+                    .iter()
+                    .zip(values)
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                f.write_str(&pairs.join(","))
+            }
         }
     }
 }
@@ -111,6 +136,31 @@ impl Shape {
     pub fn elements(&self) -> u64 {
         match *self {
             Shape::Elements { n } => n,
+            _ => 0,
+        }
+    }
+
+    /// A keyed shape from `(key, value)` pairs, in the order given. Errors: more than
+    /// [`MAX_KEYS`] keys, or a size that [`validate`](Self::validate) refuses.
+    pub fn keyed(keys: &'static [&'static str], values: &[u64]) -> Result<Shape, String> {
+        if keys.len() > MAX_KEYS || values.len() != keys.len() {
+            return Err(format!(
+                "a keyed shape takes one value per key and at most {MAX_KEYS} keys"
+            ));
+        }
+        let mut v = [0u64; MAX_KEYS];
+        v[..values.len()].copy_from_slice(values);
+        let shape = Shape::Keyed { keys, values: v };
+        shape.validate()?;
+        Ok(shape)
+    }
+
+    /// The size named `key` of a keyed shape (0 when absent).
+    pub fn get(&self, key: &str) -> u64 {
+        match self {
+            Shape::Keyed { keys, values } => {
+                keys.iter().position(|k| *k == key).map_or(0, |i| values[i])
+            }
             _ => 0,
         }
     }
@@ -173,6 +223,13 @@ impl Shape {
                     d: need("d")?,
                 }
             }
+            ShapeKind::Keyed(keys) => {
+                let values = keys
+                    .iter()
+                    .map(|k| need(k))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Shape::keyed(keys, &values).map_err(|e| format!("shape `{spec}`: {e}"))?
+            }
         };
         shape
             .validate()
@@ -194,6 +251,7 @@ impl Shape {
             Shape::Decode { b, h, hkv, l, d } => {
                 vec![("b", b), ("h", h), ("hkv", hkv), ("l", l), ("d", d)]
             }
+            Shape::Keyed { keys, values } => keys.iter().copied().zip(values).collect(),
         };
         for (key, v) in dims {
             if v == 0 {
@@ -232,6 +290,18 @@ mod tests {
             let shape = Shape::parse(kind, spec).unwrap().unwrap();
             assert_eq!(shape.to_string(), spec);
         }
+    }
+
+    #[test]
+    fn keyed_shapes_round_trip_and_refuse_zeros() {
+        const KEYS: &[&str] = &["rows", "cols"];
+        let shape = Shape::parse(ShapeKind::Keyed(KEYS), "rows=4,cols=4096")
+            .unwrap()
+            .unwrap();
+        assert_eq!(shape.to_string(), "rows=4,cols=4096");
+        assert_eq!(shape.get("cols"), 4096);
+        assert!(Shape::parse(ShapeKind::Keyed(KEYS), "m=1,n=2,k=3").is_none());
+        assert!(Shape::keyed(KEYS, &[0, 3]).is_err());
     }
 
     #[test]

@@ -1,24 +1,25 @@
 //! The argument list a builtin kernel sees: buffers (as bytes, cast on demand) then
 //! scalars, in the kernel ABI's order. Every accessor checks, so a wrong argument list is
-//! an error message, never an out-of-bounds access.
+//! an error message, never an out-of-bounds access. Public so that code outside halbench
+//! can add host kernels of its own ([`crate::register_kernel`]).
 
 use bytemuck::Pod;
 use halbench_hal::Dims;
 
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Scalar {
+pub enum Scalar {
     U32(u32),
     I32(i32),
     F32(f32),
 }
 
-pub(crate) type KernelResult = Result<(), String>;
+pub type KernelResult = Result<(), String>;
 
 /// A builtin kernel: runs to completion on the rayon pool.
-pub(crate) type KernelFn = fn(&mut Launch<'_>) -> KernelResult;
+pub type KernelFn = fn(&mut Launch<'_>) -> KernelResult;
 
 #[derive(Debug)]
-pub(crate) struct Launch<'a> {
+pub struct Launch<'a> {
     pub dims: Dims,
     buffers: Vec<&'a mut [u8]>,
     scalars: Vec<Scalar>,
@@ -51,12 +52,12 @@ impl<'a> Launch<'a> {
     }
 
     /// Buffer `i` read as `len` elements. Each buffer can be taken once.
-    pub(crate) fn input<T: Pod>(&mut self, i: usize, len: usize) -> Result<&'a [T], String> {
+    pub fn input<T: Pod>(&mut self, i: usize, len: usize) -> Result<&'a [T], String> {
         self.take(i, len).map(|s| &*s)
     }
 
     /// Buffer `i` written as `len` elements.
-    pub(crate) fn output<T: Pod>(&mut self, i: usize, len: usize) -> Result<&'a mut [T], String> {
+    pub fn output<T: Pod>(&mut self, i: usize, len: usize) -> Result<&'a mut [T], String> {
         self.take(i, len)
     }
 
@@ -67,7 +68,7 @@ impl<'a> Launch<'a> {
             .ok_or_else(|| format!("missing scalar argument {i}"))
     }
 
-    pub(crate) fn u32(&self, i: usize) -> Result<u32, String> {
+    pub fn u32(&self, i: usize) -> Result<u32, String> {
         match self.scalar(i)? {
             Scalar::U32(v) => Ok(v),
             other => Err(format!("scalar argument {i} should be u32, got {other:?}")),
@@ -75,21 +76,21 @@ impl<'a> Launch<'a> {
     }
 
     /// A u32 scalar as a count, which must be non-zero.
-    pub(crate) fn count(&self, i: usize) -> Result<usize, String> {
+    pub fn count(&self, i: usize) -> Result<usize, String> {
         match self.u32(i)? {
             0 => Err(format!("scalar argument {i} is a size and must be > 0")),
             v => Ok(v as usize),
         }
     }
 
-    pub(crate) fn i32(&self, i: usize) -> Result<i32, String> {
+    pub fn i32(&self, i: usize) -> Result<i32, String> {
         match self.scalar(i)? {
             Scalar::I32(v) => Ok(v),
             other => Err(format!("scalar argument {i} should be i32, got {other:?}")),
         }
     }
 
-    pub(crate) fn f32(&self, i: usize) -> Result<f32, String> {
+    pub fn f32(&self, i: usize) -> Result<f32, String> {
         match self.scalar(i)? {
             Scalar::F32(v) => Ok(v),
             other => Err(format!("scalar argument {i} should be f32, got {other:?}")),
@@ -98,7 +99,7 @@ impl<'a> Launch<'a> {
 }
 
 /// Product of sizes, refusing overflow (shapes come from users).
-pub(crate) fn product(dims: &[usize]) -> Result<usize, String> {
+pub fn product(dims: &[usize]) -> Result<usize, String> {
     dims.iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| format!("size {dims:?} overflows"))

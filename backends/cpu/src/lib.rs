@@ -17,7 +17,7 @@
 
 mod elem;
 mod kernels;
-mod launch;
+pub mod launch;
 mod memory;
 mod sysinfo;
 
@@ -28,6 +28,7 @@ use halbench_hal::{
     Error, Kernel, KernelSource, Result, Slab,
 };
 
+pub use kernels::register as register_kernel;
 use launch::{KernelFn, Launch, Scalar};
 use memory::AlignedBytes;
 

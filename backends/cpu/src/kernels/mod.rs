@@ -6,10 +6,46 @@ mod peak;
 mod stream;
 mod testing;
 
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
 use halbench_hal::{DType, Error, Result};
 use half::{bf16, f16};
 
 use crate::launch::KernelFn;
+
+/// Host kernels added from outside (a workload defined in another crate), by name and dtype.
+static REGISTERED: RwLock<Option<HashMap<(String, DType), KernelFn>>> = RwLock::new(None);
+
+/// Adds a host kernel under `name` for `dtype`, for every CPU device opened from now on.
+/// Errors: `InvalidArgument` when `name` is one of the built-in kernels (a registration
+/// never silently replaces a reference kernel).
+pub fn register(name: &str, dtype: DType, kernel: KernelFn) -> Result<()> {
+    if DType::ALL.into_iter().any(|d| builtin(name, d).is_ok()) {
+        return Err(Error::invalid(
+            "cpu",
+            format!("`{name}` is a built-in kernel; register under another name"),
+        ));
+    }
+    REGISTERED
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(HashMap::new)
+        .insert((name.to_string(), dtype), kernel);
+    Ok(())
+}
+
+pub(crate) fn lookup(name: &str, dtype: DType) -> Result<KernelFn> {
+    let registered = REGISTERED
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|m| m.get(&(name.to_string(), dtype)).copied());
+    match registered {
+        Some(f) => Ok(f),
+        None => builtin(name, dtype),
+    }
+}
 
 pub(crate) use stream::parallel_copy;
 
@@ -24,7 +60,7 @@ macro_rules! by_dtype {
     };
 }
 
-pub(crate) fn lookup(name: &str, dtype: DType) -> Result<KernelFn> {
+fn builtin(name: &str, dtype: DType) -> Result<KernelFn> {
     let f32_only = |f: KernelFn| match dtype {
         DType::F32 => Ok(f),
         _ => Err(Error::unsupported(
