@@ -24,6 +24,51 @@ pub struct Features {
     pub unified_memory: bool,
 }
 
+/// What kind of processor a device is: plans choose launch shapes from it (with
+/// `subgroup_size`), never from a string. Serialised lowercase, as results always spelled
+/// it; an unknown spelling (a newer plugin's) reads as `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DeviceClass {
+    /// Host cores (the CPU backend, PoCL, lavapipe).
+    Cpu,
+    Gpu,
+    /// An AI accelerator (Ascend, or OpenCL's CL_DEVICE_TYPE_ACCELERATOR).
+    #[serde(alias = "accelerator")]
+    Npu,
+    #[default]
+    #[serde(other)]
+    Other,
+}
+
+impl DeviceClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceClass::Cpu => "cpu",
+            DeviceClass::Gpu => "gpu",
+            DeviceClass::Npu => "npu",
+            DeviceClass::Other => "other",
+        }
+    }
+
+    /// Parses the names above (and `accelerator`); anything else is `Other`.
+    pub fn from_name(name: &str) -> Self {
+        match name.to_ascii_lowercase().as_str() {
+            "cpu" => DeviceClass::Cpu,
+            "gpu" => DeviceClass::Gpu,
+            "npu" | "accelerator" => DeviceClass::Npu,
+            _ => DeviceClass::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A vendor figure and where it came from, so a percentage is never quoted without its
 /// basis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -41,8 +86,8 @@ pub struct DeviceInfo {
     pub name: String,
     pub vendor: String,
     pub driver_version: String,
-    /// `cpu`, `gpu`, `accelerator`, …
-    pub device_type: String,
+    /// What kind of processor it is (`cpu`, `gpu`, `npu`, `other` in the document).
+    pub device_type: DeviceClass,
     pub memory_bytes: u64,
     /// Cores, SMs, CUs: whatever runs one work-group at a time.
     pub compute_units: u32,

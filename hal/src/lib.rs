@@ -46,6 +46,6 @@ mod types;
 
 pub use device::{Backend, Buffer, Device, DeviceId, DeviceStats, Event, Kernel};
 pub use error::{Error, Result};
-pub use info::{DeviceInfo, Features, Peak};
+pub use info::{DeviceClass, DeviceInfo, Features, Peak};
 pub use slab::Slab;
 pub use types::{Arg, DType, Dialect, Dims, KernelSource};

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use halbench_hal::{Arg, Buffer, DType, Device, Error, Kernel, Result};
+use halbench_hal::{Arg, Buffer, DType, Device, Dialect, Error, Kernel, Result};
 
 use crate::custom::CustomKernel;
 use crate::plan::{Launch, Output, Plan, PlanArg, Step};
@@ -38,6 +38,22 @@ impl std::fmt::Debug for Prepared<'_> {
     }
 }
 
+/// The device's backend and dialects (best first), or `Unsupported` when it has no `dtype`.
+fn dtype_dialects(
+    device: &dyn Device,
+    kernel: &str,
+    dtype: DType,
+) -> Result<(String, Vec<Dialect>)> {
+    let info = device.info();
+    if !info.supports(dtype) {
+        return Err(Error::unsupported(
+            &info.backend,
+            format!("{} has no {dtype} support (kernel `{kernel}`)", info.key()),
+        ));
+    }
+    Ok((info.backend.clone(), info.dialects.clone()))
+}
+
 /// Compiles a custom kernel for `dtype` from its first form the device accepts (in the
 /// device's order of preference). Never falls back to the registry's kernel of the same
 /// name: a row that says it ran the user's kernel ran it.
@@ -47,19 +63,7 @@ pub fn compile_custom(
     dtype: DType,
     defines: &[(String, String)],
 ) -> Result<Kernel> {
-    let info = device.info();
-    let backend = info.backend.clone();
-    if !info.supports(dtype) {
-        return Err(Error::unsupported(
-            &backend,
-            format!(
-                "{} has no {dtype} support (kernel `{}`)",
-                info.key(),
-                kernel.name
-            ),
-        ));
-    }
-    let dialects = info.dialects.clone();
+    let (backend, dialects) = dtype_dialects(device, &kernel.name, dtype)?;
     for &dialect in &dialects {
         if let Some(source) = kernel.source(dialect, dtype, defines)? {
             return device.compile(&source);
@@ -83,15 +87,7 @@ pub fn compile(
     dtype: DType,
     defines: &[(String, String)],
 ) -> Result<Kernel> {
-    let info = device.info();
-    let backend = info.backend.clone();
-    if !info.supports(dtype) {
-        return Err(Error::unsupported(
-            &backend,
-            format!("{} has no {dtype} support (kernel `{name}`)", info.key()),
-        ));
-    }
-    let dialects = info.dialects.clone();
+    let (backend, dialects) = dtype_dialects(device, name, dtype)?;
     let mut unsupported = None;
     for dialect in dialects {
         let Some(source) = sources::source(name, dialect, dtype, defines) else {

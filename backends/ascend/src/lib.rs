@@ -88,7 +88,7 @@ impl AscendBackend {
             name: soc,
             vendor: "Huawei".into(),
             driver_version: "CANN".into(),
-            device_type: "npu".into(),
+            device_type: halbench_hal::DeviceClass::Npu,
             memory_bytes: total as u64,
             compute_units: 1,
             max_threads_per_group: 1,

@@ -50,7 +50,7 @@ pub(crate) fn describe(threads: usize) -> DeviceInfo {
                 .unwrap_or_default()
                 .trim()
         ),
-        device_type: "cpu".into(),
+        device_type: halbench_hal::DeviceClass::Cpu,
         memory_bytes: meminfo_bytes("MemTotal").unwrap_or(0),
         compute_units: threads as u32,
         max_threads_per_group: 1,

@@ -164,7 +164,7 @@ pub(crate) fn describe(index: usize) -> Result<(DeviceInfo, sys::CUdevice)> {
         name: result::device::get_name(dev).unwrap_or_default(),
         vendor: "NVIDIA".into(),
         driver_version: format!("CUDA driver {}.{}", driver / 1000, (driver % 1000) / 10),
-        device_type: "gpu".into(),
+        device_type: halbench_hal::DeviceClass::Gpu,
         memory_bytes: memory,
         compute_units: sms as u32,
         max_threads_per_group: attr(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK) as u32,

@@ -20,7 +20,7 @@ mod device;
 
 use std::collections::BTreeMap;
 
-use halbench_hal::{Backend, DeviceInfo, Dialect, Error, Features, Result};
+use halbench_hal::{Backend, DeviceClass, DeviceInfo, Dialect, Error, Features, Result};
 use opencl3::device::{
     Device as ClDeviceInfo, CL_DEVICE_TYPE_ACCELERATOR, CL_DEVICE_TYPE_ALL, CL_DEVICE_TYPE_CPU,
     CL_DEVICE_TYPE_GPU,
@@ -88,10 +88,10 @@ fn describe(index: usize, platform: &str, id: cl_device_id) -> Result<DeviceInfo
     }
     let kind = q("CL_DEVICE_TYPE", d.dev_type())?;
     let device_type = match kind {
-        k if k & CL_DEVICE_TYPE_GPU != 0 => "gpu",
-        k if k & CL_DEVICE_TYPE_CPU != 0 => "cpu",
-        k if k & CL_DEVICE_TYPE_ACCELERATOR != 0 => "accelerator",
-        _ => "other",
+        k if k & CL_DEVICE_TYPE_GPU != 0 => DeviceClass::Gpu,
+        k if k & CL_DEVICE_TYPE_CPU != 0 => DeviceClass::Cpu,
+        k if k & CL_DEVICE_TYPE_ACCELERATOR != 0 => DeviceClass::Npu,
+        _ => DeviceClass::Other,
     };
     let extensions = d.extensions().unwrap_or_default();
     let mut extras = BTreeMap::new();
@@ -114,7 +114,7 @@ fn describe(index: usize, platform: &str, id: cl_device_id) -> Result<DeviceInfo
         name: q("CL_DEVICE_NAME", d.name())?.trim().to_string(),
         vendor: d.vendor().unwrap_or_default().trim().to_string(),
         driver_version: d.driver_version().unwrap_or_default(),
-        device_type: device_type.into(),
+        device_type,
         memory_bytes: q("CL_DEVICE_GLOBAL_MEM_SIZE", d.global_mem_size())?,
         compute_units: d.max_compute_units().unwrap_or(1),
         max_threads_per_group: d.max_work_group_size().unwrap_or(1) as u32,
@@ -127,7 +127,7 @@ fn describe(index: usize, platform: &str, id: cl_device_id) -> Result<DeviceInfo
             bf16: true,
             device_timers: true,
             cooperative_matrix: false,
-            unified_memory: device_type == "cpu",
+            unified_memory: device_type == DeviceClass::Cpu,
         },
         peak_gbs: None,
         peak_tflops: BTreeMap::new(),

@@ -328,7 +328,7 @@ pub(crate) fn device_info(p: &Plugin, device: *mut HB_Device, index: usize) -> R
         name: cstr(a.name),
         vendor: cstr(a.vendor),
         driver_version: cstr(a.driver_version),
-        device_type: cstr(a.device_type),
+        device_type: halbench_hal::DeviceClass::from_name(&cstr(a.device_type)),
         memory_bytes: a.memory_bytes,
         compute_units: a.compute_units,
         max_threads_per_group: a.max_threads_per_group,

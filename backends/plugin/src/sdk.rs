@@ -264,7 +264,7 @@ unsafe extern "C" fn device_open(args: *mut HB_Device_Open_Args) -> *mut HB_Erro
                 c(&info.name),
                 c(&info.vendor),
                 c(&info.driver_version),
-                c(&info.device_type),
+                c(info.device_type.name()),
             ],
             extras: named(&extras),
             _extras: extras,

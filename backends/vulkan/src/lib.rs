@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::ffi::CStr;
 
 use ash::vk;
-use halbench_hal::{Backend, DeviceInfo, Dialect, Error, Features, Result};
+use halbench_hal::{Backend, DeviceClass, DeviceInfo, Dialect, Error, Features, Result};
 
 pub use device::VkDevice;
 
@@ -188,11 +188,11 @@ pub(crate) fn describe(
             .any(|e| e.extension_name_as_c_str() == Ok(name))
     };
     let device_type = match props.device_type {
-        vk::PhysicalDeviceType::CPU => "cpu",
+        vk::PhysicalDeviceType::CPU => DeviceClass::Cpu,
         vk::PhysicalDeviceType::INTEGRATED_GPU
         | vk::PhysicalDeviceType::DISCRETE_GPU
-        | vk::PhysicalDeviceType::VIRTUAL_GPU => "gpu",
-        _ => "other",
+        | vk::PhysicalDeviceType::VIRTUAL_GPU => DeviceClass::Gpu,
+        _ => DeviceClass::Other,
     };
     let heaps = &memory.memory_heaps[..memory.memory_heap_count as usize];
     let device_local: u64 = heaps
@@ -213,7 +213,7 @@ pub(crate) fn describe(
         max_storage_buffer_range: u64::from(limits.max_storage_buffer_range),
         max_allocation: maintenance3.max_memory_allocation_size,
     };
-    let cpu = device_type == "cpu";
+    let cpu = device_type == DeviceClass::Cpu;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let mut extras = BTreeMap::new();
     extras.insert(
@@ -266,7 +266,7 @@ pub(crate) fn describe(
         )
         .trim()
         .to_string(),
-        device_type: device_type.into(),
+        device_type,
         memory_bytes: device_local,
         compute_units: if cpu { threads } else { 32 },
         max_threads_per_group: limits.max_compute_work_group_invocations,

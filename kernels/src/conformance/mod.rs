@@ -16,7 +16,7 @@ mod launch_cases;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use halbench_hal::{Backend, Device, Error};
+use halbench_hal::{Backend, Device, DeviceClass, Error};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use crate::{executor, Case, Scale};
@@ -211,11 +211,11 @@ pub fn trials(backend: Arc<dyn Backend>, expect: &Expectations) -> Vec<Trial> {
 /// other way round), for planning launches of the other shape.
 fn other_class(info: &halbench_hal::DeviceInfo) -> halbench_hal::DeviceInfo {
     let mut other = info.clone();
-    if info.device_type == "gpu" {
-        other.device_type = "cpu".into();
+    if info.device_type == DeviceClass::Gpu {
+        other.device_type = DeviceClass::Cpu;
         other.subgroup_size = 1;
     } else {
-        other.device_type = "gpu".into();
+        other.device_type = DeviceClass::Gpu;
         other.subgroup_size = 32;
     }
     other

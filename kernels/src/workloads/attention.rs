@@ -10,7 +10,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 use crate::check::{unit_roundoff, Checker, Validation};
 use crate::data::{self, get, seed};
 use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
-use crate::workloads::MAX_GROUPS;
+use crate::workloads::{launch_class, LaunchClass, MAX_GROUPS};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 pub(crate) struct Prefill;
@@ -305,7 +305,7 @@ impl Workload for Prefill {
                 // Group g takes query rows [g·R, (g + 1)·R). GPUs: 64 rows per group of 128
                 // (4 warps × 16 rows, the tensor-core shape); CPU drivers: one row per
                 // group of 64, for parallelism.
-                if info.device_type == "gpu" {
+                if launch_class(info) == LaunchClass::Wide {
                     Dims {
                         groups: [groups(x.queries, 64), bh as u32, 1],
                         threads: [128, 1, 1],

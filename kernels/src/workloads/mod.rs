@@ -49,7 +49,29 @@ pub(crate) fn stream_elements(info: &halbench_hal::DeviceInfo, factor: u64, arra
 /// explicit vectors (PoCL, the CPU backend): CPU devices that do not run work-items as
 /// SIMD lanes. Lavapipe, a CPU device with 8-wide subgroups, wants GPU-shaped groups.
 pub(crate) fn cpu_shaped(info: &halbench_hal::DeviceInfo) -> bool {
-    info.device_type == "cpu" && info.subgroup_size <= 1
+    launch_class(info) == LaunchClass::Sweep
+}
+
+/// How a device wants its work-items laid out, the one rule every plan asks. Decided from
+/// the typed device class and the SIMD width, so an NPU or an unknown device gets the same
+/// shape from every workload (the GPU one: wide groups are what accelerators are built for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LaunchClass {
+    /// Host cores that do not run work-items as SIMD lanes (PoCL, the CPU backend): one
+    /// work-item per group sweeping contiguous memory with explicit vectors.
+    Sweep,
+    /// Host cores that run work-items as SIMD lanes (lavapipe): one subgroup per group.
+    Lanes,
+    /// GPUs, NPUs, anything else: wide groups.
+    Wide,
+}
+
+pub(crate) fn launch_class(info: &halbench_hal::DeviceInfo) -> LaunchClass {
+    match info.device_type {
+        halbench_hal::DeviceClass::Cpu if info.subgroup_size > 1 => LaunchClass::Lanes,
+        halbench_hal::DeviceClass::Cpu => LaunchClass::Sweep,
+        _ => LaunchClass::Wide,
+    }
 }
 
 /// Work-group counts every API accepts in any dimension (Vulkan's guaranteed minimum).

@@ -17,7 +17,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 use crate::check::{unit_roundoff, Checker, Validation};
 use crate::data::get;
 use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
-use crate::workloads::{cpu_shaped, MAX_GROUPS};
+use crate::workloads::{cpu_shaped, launch_class, LaunchClass, MAX_GROUPS};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 /// Independent chains per work-item (the kernel ABI fixes it).
@@ -42,7 +42,7 @@ fn launch(info: &DeviceInfo, n: u64) -> (Dims, Vec<(String, String)>) {
         let dims = Dims::linear(groups(n, CPU_VECTOR).min(MAX_GROUPS), 1);
         return (dims, vec![("PEAK_VECTOR".into(), CPU_VECTOR.to_string())]);
     }
-    let threads = if info.device_type == "cpu" {
+    let threads = if launch_class(info) == LaunchClass::Lanes {
         info.subgroup_size.min(cap)
     } else {
         256.min(cap)

@@ -6,7 +6,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 use crate::check::{reduction_tolerance, sum_tolerance, Checker, Validation};
 use crate::data::{self, get, seed};
 use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
-use crate::workloads::{cpu_shaped, stream_elements, MAX_GROUPS};
+use crate::workloads::{cpu_shaped, launch_class, stream_elements, LaunchClass, MAX_GROUPS};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 pub(crate) const SCALAR: f32 = 0.4;
@@ -24,12 +24,10 @@ const THREADS: u32 = 256;
 /// Always at most MAX_GROUPS groups: the kernels loop.
 fn element_dims(info: &DeviceInfo, n: u64) -> Dims {
     let cap = info.max_threads_per_group.max(1);
-    let (threads, per_thread) = if info.device_type == "cpu" && info.subgroup_size > 1 {
-        (info.subgroup_size.min(cap), 2048)
-    } else if info.device_type == "cpu" {
-        (1024.min(cap), 1)
-    } else {
-        (THREADS.min(cap), 1)
+    let (threads, per_thread) = match launch_class(info) {
+        LaunchClass::Lanes => (info.subgroup_size.min(cap), 2048),
+        LaunchClass::Sweep => (1024.min(cap), 1),
+        LaunchClass::Wide => (THREADS.min(cap), 1),
     };
     Dims::linear(
         groups(n, u64::from(threads) * per_thread).min(MAX_GROUPS),
@@ -63,7 +61,7 @@ impl Stream {
 /// sweeps its share contiguously; a GPU-shaped group of 256 would stride through memory
 /// and reach a small fraction of the bandwidth).
 fn dot_dims(info: &DeviceInfo, n: u64) -> Dims {
-    if info.device_type == "cpu" && info.subgroup_size > 1 {
+    if launch_class(info) == LaunchClass::Lanes {
         return element_dims(info, n);
     }
     let threads = if cpu_shaped(info) { 1 } else { THREADS };
