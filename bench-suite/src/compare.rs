@@ -85,6 +85,10 @@ fn by_key(report: &RunReport) -> BTreeMap<String, &CaseResult> {
         .collect()
 }
 
+/// The smallest change that counts, in percent, unless one is given (measured noise widens
+/// it).
+pub const DEFAULT_THRESHOLD: f64 = 10.0;
+
 /// A `--threshold` in percent as the fraction [`compare`] takes.
 pub fn threshold(percent: f64) -> Result<f64, String> {
     if percent.is_finite() && percent >= 0.0 {

@@ -50,7 +50,7 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
         backend: info.backend.clone(),
         device: info.key(),
         workload: case.workload.name().into(),
-        variant: case.variant_name(),
+        variant: case.variant_name().into(),
         dtype: case.dtype.name().into(),
         shape: case.shape.to_string(),
         status: Status::Error,
@@ -58,7 +58,7 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
         validation: None,
         timing: None,
         metrics: None,
-        source: case.custom.as_ref().map(|k| k.origin.clone()),
+        source: case.custom().map(|k| k.origin.clone()),
     };
     if !info.supports(case.dtype) {
         result.status = Status::Unsupported;
@@ -67,17 +67,14 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
     }
     let outcome = (|| -> Result<Option<Timing>> {
         let plan = case.plan(&info)?;
-        let mut prepared = executor::prepare(device, &plan)?;
-        let compile_s = prepared.compile_time.as_secs_f64();
-        prepared.run()?;
-        let output = prepared.output()?;
+        let (mut prepared, output) = first_run(device, &plan)?;
         let validation = case.check(&plan, &output);
         let passed = validation.passed;
         result.validation = Some(validation);
         if !passed {
             return Ok(None);
         }
-        time(&mut prepared, budget, compile_s).map(Some)
+        time(&mut prepared, budget).map(Some)
     })();
     match outcome {
         Ok(Some(timing)) => {
@@ -109,12 +106,20 @@ pub fn time_plan(
     plan: &halbench_kernels::Plan,
     budget: Budget,
 ) -> Result<(Vec<u8>, Timing)> {
+    let (mut prepared, output) = first_run(device, plan)?;
+    let timing = time(&mut prepared, budget)?;
+    Ok((output, timing))
+}
+
+/// Prepares (untimed) and runs a plan once, which validates and warms up alike.
+fn first_run<'a>(
+    device: &'a mut dyn Device,
+    plan: &'a halbench_kernels::Plan,
+) -> Result<(Prepared<'a>, Vec<u8>)> {
     let mut prepared = executor::prepare(device, plan)?;
-    let compile_s = prepared.compile_time.as_secs_f64();
     prepared.run()?;
     let output = prepared.output()?;
-    let timing = time(&mut prepared, budget, compile_s)?;
-    Ok((output, timing))
+    Ok((prepared, output))
 }
 
 /// Seconds per run over `iterations` runs.
@@ -123,7 +128,8 @@ fn measure(prepared: &mut Prepared<'_>, iterations: u32) -> Result<f64> {
     Ok(elapsed.as_secs_f64() / f64::from(iterations))
 }
 
-fn time(prepared: &mut Prepared<'_>, budget: Budget, compile_s: f64) -> Result<Timing> {
+fn time(prepared: &mut Prepared<'_>, budget: Budget) -> Result<Timing> {
+    let compile_s = prepared.compile_time.as_secs_f64();
     let method = if prepared.device_timed() {
         TimingMethod::Device
     } else {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use halbench::{commands, registry, report, results, roofline, run, Format, RunOptions};
+use halbench::{commands, compare, registry, report, results, roofline, run, Format, RunOptions};
 use halbench_kernels::{CustomKernel, LaunchShape, Scale};
 
 #[derive(Parser, Debug)]
@@ -50,7 +50,7 @@ enum Command {
         base: PathBuf,
         new: PathBuf,
         /// Smallest change that counts, in percent (the runs' measured noise widens it).
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = compare::DEFAULT_THRESHOLD)]
         threshold: f64,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -108,7 +108,7 @@ pub struct RunArgs {
     #[arg(long, requires = "baseline")]
     pub update_baseline: bool,
     /// With --baseline: the smallest change that counts, in percent (noise widens it).
-    #[arg(long, default_value_t = 10.0, requires = "baseline")]
+    #[arg(long, default_value_t = compare::DEFAULT_THRESHOLD, requires = "baseline")]
     pub threshold: f64,
     /// Your source for a kernel of the kernel ABI, run as its own variant (`user:STEM`)
     /// beside the built-in ones: `NAME=PATH[@threads=16x16,per_group=64x64]`, PATH a

@@ -58,7 +58,7 @@ impl Default for RunOptions {
             format: Format::Table,
             baseline: None,
             update_baseline: false,
-            threshold: 10.0,
+            threshold: crate::compare::DEFAULT_THRESHOLD,
             kernels: Vec::new(),
         }
     }
@@ -275,7 +275,7 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
                     format!("panic: {}", panic_message(payload)),
                 );
                 r.workload = case.workload.name().into();
-                r.variant = case.variant_name();
+                r.variant = case.variant_name().into();
                 r.dtype = case.dtype.name().into();
                 r.shape = case.shape.to_string();
                 r

@@ -191,15 +191,14 @@ impl Selection {
                     k.name, k.label
                 )));
             }
-            let launched = self.workloads.iter().any(|w| {
+            let launched = self.workloads.iter().any(|&w| {
+                let shape = w.shapes(Scale::Smoke, &probe).first().copied();
                 w.variants()
                     .iter()
                     .filter(|v| self.keeps_variant(v))
                     .any(|v| {
-                        w.shapes(Scale::Smoke, &probe).first().is_some_and(|shape| {
-                            w.plan(v, DType::F32, shape, &probe)
-                                .kernels()
-                                .any(|n| n == k.name)
+                        shape.is_some_and(|shape| {
+                            Case::new(w, v, DType::F32, shape).launches(&k.name, &probe)
                         })
                     })
             });
@@ -237,11 +236,10 @@ impl Selection {
             {
                 // A custom kernel runs right after the built-in case it stands in for, so
                 // the two are measured seconds apart.
-                let plan = w.plan(case.variant, case.dtype, &case.shape, info);
                 let customs: Vec<Case> = self
                     .kernels
                     .iter()
-                    .filter(|k| plan.kernels().any(|n| n == k.name))
+                    .filter(|k| case.launches(&k.name, info))
                     .map(|k| case.clone().with_custom(k.clone()))
                     .collect();
                 out.push(case);

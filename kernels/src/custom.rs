@@ -16,9 +16,10 @@
 //! (path and SHA-256 of the bytes) travels into every result row it produces.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 
 use halbench_hal::{DType, Dialect, Error, KernelSource, Result};
 use schemars::JsonSchema;
@@ -55,7 +56,7 @@ impl LaunchShape {
     pub fn parse(spec: &str) -> std::result::Result<LaunchShape, String> {
         let dims = |v: &str| -> std::result::Result<[u64; 3], String> {
             let parts: Vec<&str> = v.split('x').collect();
-            if parts.is_empty() || parts.len() > 3 {
+            if parts.len() > 3 {
                 return Err(format!("`{v}` is not 1 to 3 sizes joined by x (16x16)"));
             }
             let mut out = [1u64; 3];
@@ -115,8 +116,8 @@ enum Form {
     Builtin,
 }
 
-/// A kernel whose source is not this crate's. Cheap to clone (an `Arc` inside plans).
-#[derive(Debug, Clone)]
+/// A kernel whose source is not this crate's. Plans hold it in an `Arc`.
+#[derive(Debug)]
 pub struct CustomKernel {
     /// The canonical kernel it implements; plans' steps that launch this name run it.
     pub name: String,
@@ -130,13 +131,8 @@ pub struct CustomKernel {
     forms: Vec<Form>,
     /// For GLSL: where `#include`s are searched (the file's folder).
     include_dir: Option<PathBuf>,
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    /// GLSL compiled per dtype, so glslc runs once per dtype, not once per case.
+    spirv_of_glsl: Mutex<BTreeMap<DType, Result<Vec<u8>>>>,
 }
 
 impl CustomKernel {
@@ -150,16 +146,25 @@ impl CustomKernel {
                 kernel: name.into(),
                 dialect: Dialect::Builtin,
                 path: None,
-                sha256: sha256_hex(&[]),
+                sha256: String::new(),
             },
             launch: None,
             entry: name.into(),
             forms: Vec::new(),
             include_dir: None,
+            spirv_of_glsl: Mutex::new(BTreeMap::new()),
         }
+        .rehash()
     }
 
-    /// The origin's hash covers every form: a change to any of them shows in the results.
+    /// Adds a form; the origin's hash covers every form's bytes (for a kernel of one form,
+    /// the SHA-256 of its source as given), so a change to any of them shows in the
+    /// results, and its dialect is the first form's.
+    fn push(mut self, form: Form) -> Self {
+        self.forms.push(form);
+        self.rehash()
+    }
+
     fn rehash(mut self) -> Self {
         let mut h = Sha256::new();
         for f in &self.forms {
@@ -176,7 +181,8 @@ impl CustomKernel {
         self
     }
 
-    /// A kernel from source text in one of the C-like dialects.
+    /// A kernel from source text in one of the C-like dialects, with the launch shape
+    /// its `// halbench:` line names, if any.
     pub fn from_text(name: &str, dialect: Dialect, code: &str) -> Result<Self> {
         if !matches!(dialect, Dialect::OpenClC | Dialect::CudaC) {
             return Err(Error::invalid(
@@ -187,20 +193,9 @@ impl CustomKernel {
         let launch = LaunchShape::from_source(code)
             .transpose()
             .map_err(|e| Error::invalid("kernels", format!("kernel `{name}`: {e}")))?;
-        Ok(CustomKernel {
-            name: name.into(),
-            label: name.into(),
-            origin: KernelOrigin {
-                kernel: name.into(),
-                dialect,
-                path: None,
-                sha256: sha256_hex(code.as_bytes()),
-            },
-            launch,
-            entry: name.into(),
-            forms: vec![Form::Text(dialect, code.into())],
-            include_dir: None,
-        })
+        let mut kernel = CustomKernel::new(name).with_text(dialect, code);
+        kernel.launch = launch;
+        Ok(kernel)
     }
 
     /// Reads a kernel file; the dialect follows the extension: `.cl` OpenCL C, `.cu` CUDA C,
@@ -220,7 +215,7 @@ impl CustomKernel {
             .unwrap_or_default();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let text = || String::from_utf8(bytes.clone()).map_err(|_| bad("not UTF-8 text".into()));
-        let (dialect, form, launch) = match ext {
+        let (form, launch) = match ext {
             "cl" | "cu" => {
                 let dialect = if ext == "cl" {
                     Dialect::OpenClC
@@ -229,7 +224,7 @@ impl CustomKernel {
                 };
                 let t = text()?;
                 let launch = LaunchShape::from_source(&t).transpose().map_err(bad)?;
-                (dialect, Form::Text(dialect, t), launch)
+                (Form::Text(dialect, t), launch)
             }
             "comp" => {
                 let t = text()?;
@@ -237,7 +232,7 @@ impl CustomKernel {
                 if which("glslc").is_none() {
                     return Err(bad("a .comp file needs glslc on PATH to become SPIR-V (apt-get install glslc), or give the .spv".into()));
                 }
-                (Dialect::SpirV, Form::Glsl(t), launch)
+                (Form::Glsl(t), launch)
             }
             "spv" => {
                 if bytes.len() < 20
@@ -252,7 +247,7 @@ impl CustomKernel {
                     .into_iter()
                     .find(|d| file.ends_with(&format!(".{d}.spv")))
                     .unwrap_or(DType::F32);
-                (Dialect::SpirV, Form::SpirV(dtype, bytes.clone()), None)
+                (Form::SpirV(dtype, bytes.clone()), None)
             }
             _ => {
                 return Err(bad(format!(
@@ -260,47 +255,36 @@ impl CustomKernel {
                 )))
             }
         };
-        let label = file.split('.').next().unwrap_or(name).to_string();
-        Ok(CustomKernel {
-            name: name.into(),
-            label: if label.is_empty() { name.into() } else { label },
-            origin: KernelOrigin {
-                kernel: name.into(),
-                dialect,
-                path: Some(path.display().to_string()),
-                sha256: sha256_hex(&bytes),
-            },
-            launch,
-            entry: name.into(),
-            forms: vec![form],
-            include_dir: path.parent().map(Path::to_path_buf),
-        })
+        let mut kernel = CustomKernel::new(name).push(form);
+        if let Some(label) = file.split('.').next().filter(|l| !l.is_empty()) {
+            kernel.label = label.into();
+        }
+        kernel.origin.path = Some(path.display().to_string());
+        kernel.launch = launch;
+        kernel.include_dir = path.parent().map(Path::to_path_buf);
+        Ok(kernel)
     }
 
     /// Adds a form in another dialect (a workload that ships OpenCL, CUDA and SPIR-V).
-    pub fn with_text(mut self, dialect: Dialect, code: &str) -> Self {
-        self.forms.push(Form::Text(dialect, code.into()));
-        self.rehash()
+    pub fn with_text(self, dialect: Dialect, code: &str) -> Self {
+        self.push(Form::Text(dialect, code.into()))
     }
 
     /// Adds GLSL compute source, compiled to SPIR-V with glslc (per dtype, with halbench's
     /// `common.glsl` includable) when a Vulkan device asks for it.
-    pub fn with_glsl(mut self, code: &str) -> Self {
-        self.forms.push(Form::Glsl(code.into()));
-        self.rehash()
+    pub fn with_glsl(self, code: &str) -> Self {
+        self.push(Form::Glsl(code.into()))
     }
 
     /// Adds the backend-native form: a kernel the backend has under this name (on the CPU,
     /// one added with `halbench_cpu::register_kernel`).
-    pub fn with_builtin(mut self) -> Self {
-        self.forms.push(Form::Builtin);
-        self.rehash()
+    pub fn with_builtin(self) -> Self {
+        self.push(Form::Builtin)
     }
 
     /// Adds SPIR-V words for one dtype.
-    pub fn with_spirv(mut self, dtype: DType, words: &[u8]) -> Self {
-        self.forms.push(Form::SpirV(dtype, words.to_vec()));
-        self.rehash()
+    pub fn with_spirv(self, dtype: DType, words: &[u8]) -> Self {
+        self.push(Form::SpirV(dtype, words.to_vec()))
     }
 
     pub fn with_label(mut self, label: &str) -> Self {
@@ -342,7 +326,9 @@ impl CustomKernel {
                 Form::SpirV(d, words) if dialect == Dialect::SpirV && *d == dtype => {
                     (words.clone(), "main")
                 }
-                Form::Glsl(text) if dialect == Dialect::SpirV => (self.glslc(text, dtype)?, "main"),
+                Form::Glsl(text) if dialect == Dialect::SpirV => {
+                    (self.spirv_from_glsl(text, dtype)?, "main")
+                }
                 Form::Builtin if dialect == Dialect::Builtin => (Vec::new(), &self.entry),
                 _ => continue,
             };
@@ -381,6 +367,19 @@ impl CustomKernel {
             backend,
             format!("custom kernel `{}` ({}): {why}", self.name, self.label),
         )
+    }
+
+    /// The SPIR-V of the GLSL form for `dtype`: compiled on first use, then remembered
+    /// (failures too, so a broken shader's log is not rebuilt for every case).
+    fn spirv_from_glsl(&self, text: &str, dtype: DType) -> Result<Vec<u8>> {
+        let mut cache = self
+            .spirv_of_glsl
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cache
+            .entry(dtype)
+            .or_insert_with(|| self.glslc(text, dtype))
+            .clone()
     }
 
     fn glslc(&self, text: &str, dtype: DType) -> Result<Vec<u8>> {
@@ -441,9 +440,6 @@ fn which(name: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     })
 }
-
-/// A shared custom kernel, as plans hold it.
-pub type SharedKernel = Arc<CustomKernel>;
 
 #[cfg(test)]
 mod tests {

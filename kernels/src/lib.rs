@@ -133,8 +133,9 @@ pub struct Case {
     pub variant: &'static str,
     pub dtype: DType,
     pub shape: Shape,
-    /// A kernel from outside the registry standing in for one of the plan's kernels.
-    pub custom: Option<Arc<CustomKernel>>,
+    /// A kernel from outside the registry standing in for one of the plan's kernels, and
+    /// the variant name its results carry (see [`Case::with_custom`]).
+    custom: Option<(Arc<CustomKernel>, String)>,
 }
 
 impl Case {
@@ -172,36 +173,44 @@ impl Case {
     }
 
     /// This case with `kernel` standing in for the registry's kernel of the same name.
+    /// Its results are named `user:LABEL`, or `user:LABEL@VARIANT` where the kernel serves
+    /// several of the workload's variants, so a user kernel's row is never mistaken for
+    /// the built-in's.
     pub fn with_custom(mut self, kernel: Arc<CustomKernel>) -> Self {
-        self.custom = Some(kernel);
+        let probe = DeviceInfo::default();
+        let serving = self
+            .workload
+            .variants()
+            .iter()
+            .filter(|v| {
+                Case::new(self.workload, v, self.dtype, self.shape).launches(&kernel.name, &probe)
+            })
+            .count();
+        let name = if serving > 1 {
+            format!("user:{}@{}", kernel.label, self.variant)
+        } else {
+            format!("user:{}", kernel.label)
+        };
+        self.custom = Some((kernel, name));
         self
     }
 
-    /// The variant as results name it: the workload's, or `user:LABEL` for a custom
-    /// kernel (`user:LABEL@VARIANT` where the kernel serves several of the workload's
-    /// variants), so a user kernel's row is never mistaken for the built-in's.
-    pub fn variant_name(&self) -> String {
-        match &self.custom {
-            None => self.variant.to_string(),
-            Some(k) => {
-                let shared = self
-                    .workload
-                    .variants()
-                    .iter()
-                    .filter(|v| {
-                        self.workload
-                            .plan(v, self.dtype, &self.shape, &DeviceInfo::default())
-                            .kernels()
-                            .any(|n| n == k.name)
-                    })
-                    .count();
-                if shared > 1 {
-                    format!("user:{}@{}", k.label, self.variant)
-                } else {
-                    format!("user:{}", k.label)
-                }
-            }
-        }
+    /// The custom kernel standing in for one of the plan's, if any.
+    pub fn custom(&self) -> Option<&Arc<CustomKernel>> {
+        self.custom.as_ref().map(|(k, _)| k)
+    }
+
+    /// The variant as results name it: the workload's, or the custom kernel's name.
+    pub fn variant_name(&self) -> &str {
+        self.custom.as_ref().map_or(self.variant, |(_, name)| name)
+    }
+
+    /// True when the case's plan for `info` launches kernel `name`.
+    pub fn launches(&self, name: &str, info: &DeviceInfo) -> bool {
+        self.workload
+            .plan(self.variant, self.dtype, &self.shape, info)
+            .kernels()
+            .any(|k| k == name)
     }
 
     /// The plan for a device, with the custom kernel (if any) in place. Errors when the
@@ -210,7 +219,7 @@ impl Case {
         let mut plan = self
             .workload
             .plan(self.variant, self.dtype, &self.shape, info);
-        if let Some(k) = &self.custom {
+        if let Some(k) = self.custom() {
             plan.use_custom(k)
                 .map_err(|m| Error::invalid(&info.backend, m))?;
         }

@@ -7,6 +7,7 @@ use halbench_hal::{DType, Dims};
 
 use crate::custom::{CustomKernel, LaunchShape};
 use crate::data;
+use crate::workloads::MAX_GROUPS;
 
 /// One device buffer. Inputs are generated on first use, so a plan is cheap to build and
 /// a case too big for the device is refused before gigabytes of inputs are made.
@@ -132,7 +133,7 @@ impl Launch {
     }
 
     /// The dims of `shape` over this launch's extent: ⌈extent / per_group⌉ groups per
-    /// dimension, at most 65,535 (grid-stride kernels cover the rest).
+    /// dimension, at most `MAX_GROUPS` (grid-stride kernels cover the rest).
     pub fn shaped(&self, shape: &LaunchShape) -> Result<Dims, String> {
         let extent = self.extent.ok_or_else(|| {
             format!(
@@ -142,7 +143,7 @@ impl Launch {
         })?;
         let mut groups = [1u32; 3];
         for (d, g) in groups.iter_mut().enumerate() {
-            *g = self::groups(extent[d], shape.per_group[d]).clamp(1, 65_535);
+            *g = self::groups(extent[d], shape.per_group[d]).clamp(1, MAX_GROUPS);
         }
         Ok(Dims {
             groups,

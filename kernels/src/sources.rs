@@ -184,13 +184,14 @@ pub fn source(
         Dialect::Builtin => Cow::Borrowed(&[]),
         // OpenCL C has no bf16 arithmetic to measure a peak of.
         Dialect::OpenClC if name == "peak_fma" && dtype == DType::BF16 => return None,
-        Dialect::OpenClC => {
-            let file = opencl_file(stem(name)?)?;
-            Cow::Owned(format!("{OPENCL_COMMON}\n{file}").into_bytes())
-        }
-        Dialect::CudaC => {
-            let file = cuda_file(stem(name)?)?;
-            Cow::Owned(format!("{CUDA_COMMON}\n{file}").into_bytes())
+        Dialect::OpenClC | Dialect::CudaC => {
+            let stem = stem(name)?;
+            let file = if dialect == Dialect::OpenClC {
+                opencl_file(stem)?
+            } else {
+                cuda_file(stem)?
+            };
+            Cow::Owned(format!("{}\n{file}", prelude(dialect)).into_bytes())
         }
         Dialect::SpirV => Cow::Borrowed(spirv(name, dtype)?),
         _ => return None,

@@ -7,7 +7,7 @@ mod stream;
 mod testing;
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{LazyLock, PoisonError, RwLock};
 
 use halbench_hal::{DType, Error, Result};
 use half::{bf16, f16};
@@ -15,7 +15,8 @@ use half::{bf16, f16};
 use crate::launch::KernelFn;
 
 /// Host kernels added from outside (a workload defined in another crate), by name and dtype.
-static REGISTERED: RwLock<Option<HashMap<(String, DType), KernelFn>>> = RwLock::new(None);
+static REGISTERED: LazyLock<RwLock<HashMap<(String, DType), KernelFn>>> =
+    LazyLock::new(RwLock::default);
 
 /// Adds a host kernel under `name` for `dtype`, for every CPU device opened from now on.
 /// Errors: `InvalidArgument` when `name` is one of the built-in kernels (a registration
@@ -30,7 +31,6 @@ pub fn register(name: &str, dtype: DType, kernel: KernelFn) -> Result<()> {
     REGISTERED
         .write()
         .unwrap_or_else(PoisonError::into_inner)
-        .get_or_insert_with(HashMap::new)
         .insert((name.to_string(), dtype), kernel);
     Ok(())
 }
@@ -39,8 +39,8 @@ pub(crate) fn lookup(name: &str, dtype: DType) -> Result<KernelFn> {
     let registered = REGISTERED
         .read()
         .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .and_then(|m| m.get(&(name.to_string(), dtype)).copied());
+        .get(&(name.to_string(), dtype))
+        .copied();
     match registered {
         Some(f) => Ok(f),
         None => builtin(name, dtype),
