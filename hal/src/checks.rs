@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::{Dims, Error, Result};
+use crate::{DeviceInfo, Dialect, Dims, Error, KernelSource, Result};
 
 /// `offset..offset + len` inside a buffer of `size` bytes, or `InvalidArgument` naming
 /// what was attempted (`write`, `copy source`, …). Overflow counts as outside.
@@ -42,17 +42,51 @@ pub fn alloc_size(backend: &str, bytes: u64, limit: u64, limit_name: &str) -> Re
     Ok(())
 }
 
-/// Refuses empty launches and work-groups larger than the device runs.
-pub fn launch(backend: &str, kernel: &str, dims: &Dims, max_threads_per_group: u32) -> Result<()> {
+/// Refuses empty launches, work-groups larger than the device runs (in all and per
+/// dimension) and grids beyond its per-dimension limits. A limit of 0 in `DeviceInfo` is
+/// one the backend does not know, and is not checked.
+pub fn launch(backend: &str, kernel: &str, dims: &Dims, info: &DeviceInfo) -> Result<()> {
     let fail = |m: String| Error::invalid(backend, format!("kernel `{kernel}`: {m}"));
     dims.validate().map_err(fail)?;
     let group: u64 = dims.threads.iter().map(|&t| u64::from(t)).product();
-    if group > u64::from(max_threads_per_group) {
+    let max = info.max_threads_per_group;
+    if group > u64::from(max) {
         return Err(fail(format!(
-            "{group} threads per group exceeds the device's {max_threads_per_group}"
+            "{group} threads per group exceeds the device's {max}"
         )));
     }
+    let axes = ["x", "y", "z"];
+    for (i, axis) in axes.iter().enumerate() {
+        let (t, tmax) = (dims.threads[i], info.max_group_size[i]);
+        if tmax != 0 && t > tmax {
+            return Err(fail(format!(
+                "{t} threads in {axis} exceeds the device's {tmax} (threads {:?})",
+                dims.threads
+            )));
+        }
+        let (g, gmax) = (dims.groups[i], info.max_groups[i]);
+        if gmax != 0 && g > gmax {
+            return Err(fail(format!(
+                "{g} groups in {axis} exceeds the device's {gmax} (groups {:?})",
+                dims.groups
+            )));
+        }
+    }
     Ok(())
+}
+
+/// The error for a kernel in a dialect the device does not take.
+pub fn wrong_dialect(backend: &str, source: &KernelSource, accepted: &[Dialect]) -> Error {
+    let takes: Vec<String> = accepted.iter().map(ToString::to_string).collect();
+    Error::unsupported(
+        backend,
+        format!(
+            "kernel `{}`: {backend} takes {}, not {}",
+            source.name,
+            takes.join(" or "),
+            source.dialect
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -92,6 +92,12 @@ pub struct DeviceInfo {
     /// Cores, SMs, CUs: whatever runs one work-group at a time.
     pub compute_units: u32,
     pub max_threads_per_group: u32,
+    /// Threads per group in x, y, z (CUDA's block limits, OpenCL's
+    /// CL_DEVICE_MAX_WORK_ITEM_SIZES, Vulkan's maxComputeWorkGroupSize); 0 where unknown.
+    pub max_group_size: [u32; 3],
+    /// Groups per launch in x, y, z (CUDA's grid limits, Vulkan's
+    /// maxComputeWorkGroupCount); 0 where unknown or unbounded.
+    pub max_groups: [u32; 3],
     pub last_level_cache_bytes: u64,
     pub subgroup_size: u32,
     /// Dialects `compile` accepts, best first.

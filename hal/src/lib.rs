@@ -41,11 +41,14 @@ mod device;
 mod error;
 pub mod host;
 mod info;
+pub mod layer;
+pub mod ops;
 mod slab;
 mod types;
 
 pub use device::{Backend, Buffer, Device, DeviceId, DeviceStats, Event, Kernel};
 pub use error::{Error, Result};
 pub use info::{DeviceClass, DeviceInfo, Features, Peak};
+pub use layer::{Layered, Primitives};
 pub use slab::Slab;
-pub use types::{Arg, DType, Dialect, Dims, KernelSource};
+pub use types::{Arg, ArgOf, DType, Dialect, Dims, KernelSource};

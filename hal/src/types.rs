@@ -147,12 +147,32 @@ impl Dims {
     }
 }
 
-/// One kernel argument. The kernel ABI (kernels/README.md) puts buffers first, in plan
-/// order, then scalars.
-#[derive(Debug, Clone, Copy)]
-pub enum Arg<'a> {
-    Buffer(&'a Buffer),
+/// One kernel argument, over whatever names a buffer: a [`Buffer`] handle ([`Arg`]), a
+/// plan's buffer index, a backend's native memory. The kernel ABI (kernels/README.md) puts
+/// buffers first, in plan order, then scalars.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ArgOf<B> {
+    Buffer(B),
     U32(u32),
     I32(i32),
     F32(f32),
+}
+
+/// An argument as callers pass it to [`crate::Device::launch`].
+pub type Arg<'a> = ArgOf<&'a Buffer>;
+
+impl<B> ArgOf<B> {
+    /// The same argument with its buffer named another way (`None` stops the list).
+    pub fn map_buffer<C, E>(self, f: impl FnOnce(B) -> Result<C, E>) -> Result<ArgOf<C>, E> {
+        Ok(match self {
+            ArgOf::Buffer(b) => ArgOf::Buffer(f(b)?),
+            ArgOf::U32(v) => ArgOf::U32(v),
+            ArgOf::I32(v) => ArgOf::I32(v),
+            ArgOf::F32(v) => ArgOf::F32(v),
+        })
+    }
+
+    pub fn is_buffer(&self) -> bool {
+        matches!(self, ArgOf::Buffer(_))
+    }
 }

@@ -71,13 +71,7 @@ impl BufferSpec {
 }
 
 /// A scalar or buffer argument, buffers by index into `Plan::buffers`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum PlanArg {
-    Buffer(usize),
-    U32(u32),
-    I32(i32),
-    F32(f32),
-}
+pub type PlanArg = halbench_hal::ArgOf<usize>;
 
 /// One kernel launch: a canonical kernel (or a custom one standing in for it), its dtype,
 /// defines, launch shape and arguments.

@@ -92,6 +92,9 @@ impl AscendBackend {
             memory_bytes: total as u64,
             compute_units: 1,
             max_threads_per_group: 1,
+            // Builtins only: they take no work-group shape to limit.
+            max_group_size: [0; 3],
+            max_groups: [0; 3],
             subgroup_size: 1,
             dialects: vec![Dialect::Builtin],
             features: Features {

@@ -7,12 +7,10 @@
 //! host and says so.
 //!
 //! ```text
-//!   CpuDevice
-//!     buffers: Slab<AlignedBytes>       (ids never reused, so a freed handle is
-//!     kernels: Slab<(name, KernelFn)>     simply unknown)
-//!     cache:   (name, defines) ─► kernel id
-//!   launch: take the argument buffers out of the map (so a buffer passed twice is caught),
-//!           run the kernel on borrowed slices, put them back.
+//!   Layered<CpuDevice>     handles, checks, compile cache, stats (hal::layer)
+//!     CpuDevice            primitives: AlignedBytes for memory, a KernelFn per builtin
+//!   launch: a buffer passed twice is refused (the kernel holds each as `&mut`), then the
+//!           kernel runs on one slice per buffer.
 //! ```
 
 mod elem;
@@ -21,11 +19,9 @@ pub mod launch;
 mod memory;
 mod sysinfo;
 
-use std::collections::HashMap;
-
+use halbench_hal::layer::{Built, Copy, Layered, NativeArg, Primitives};
 use halbench_hal::{
-    checks, Arg, Backend, Buffer, DType, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims,
-    Error, Kernel, KernelSource, Result, Slab,
+    Backend, DType, Device, DeviceInfo, Dialect, Dims, Error, KernelSource, Result,
 };
 
 pub use kernels::register as register_kernel;
@@ -64,58 +60,38 @@ impl Backend for CpuBackend {
     }
 }
 
-#[derive(Debug)]
-struct CpuKernel {
-    name: String,
-    func: KernelFn,
-}
-
-/// The CPU opened as a device.
+/// The CPU opened as a device: its primitives, behind [`Layered`].
 #[derive(Debug)]
 pub struct CpuDevice {
-    id: DeviceId,
     info: DeviceInfo,
-    buffers: Slab<AlignedBytes>,
-    kernels: Slab<CpuKernel>,
-    cache: HashMap<(String, Vec<(String, String)>), u64>,
-    stats: DeviceStats,
 }
 
 impl CpuDevice {
-    fn new() -> Self {
-        let id = DeviceId::fresh();
-        CpuDevice {
-            id,
+    fn new() -> Layered<Self> {
+        Layered::new(CpuDevice {
             info: sysinfo::describe(rayon::current_num_threads()),
-            buffers: Slab::new(NAME, "buffer", id),
-            kernels: Slab::new(NAME, "kernel", id),
-            cache: HashMap::new(),
-            stats: DeviceStats::default(),
-        }
-    }
-
-    fn buffer(&self, handle: &Buffer) -> Result<&AlignedBytes> {
-        self.buffers.get(handle.device(), handle.id())
-    }
-
-    fn buffer_mut(&mut self, handle: &Buffer) -> Result<&mut AlignedBytes> {
-        self.buffers.get_mut(handle.device(), handle.id())
+        })
     }
 }
 
-/// `offset..offset+len` inside a buffer of `size` bytes, as a usize range.
-fn range(size: usize, offset: u64, len: u64, what: &str) -> Result<std::ops::Range<usize>> {
-    let r = checks::range(NAME, size as u64, offset, len, what)?;
-    Ok(r.start as usize..r.end as usize)
-}
+/// A builtin's host function, found by name.
+#[derive(Debug)]
+pub struct CpuKernel(KernelFn);
 
-impl Device for CpuDevice {
+impl Primitives for CpuDevice {
+    type Memory = AlignedBytes;
+    type Kernel = CpuKernel;
+    type Timestamp = ();
+
+    fn backend(&self) -> &'static str {
+        NAME
+    }
+
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
-    fn alloc(&mut self, bytes: u64) -> Result<Buffer> {
-        checks::alloc_size(NAME, bytes, u64::MAX, "the address space")?;
+    fn alloc(&mut self, bytes: u64) -> Result<AlignedBytes> {
         // The OS overcommits, so an allocation beyond memory would "succeed" and kill the
         // process later: refuse what is not available now.
         let available = halbench_hal::host::meminfo_bytes("MemAvailable").unwrap_or(u64::MAX);
@@ -131,77 +107,39 @@ impl Device for CpuDevice {
         if bytes > available || usize::try_from(bytes).is_err() {
             return Err(too_big());
         }
-        let memory = AlignedBytes::zeroed(bytes as usize).ok_or_else(too_big)?;
-        let id = self.buffers.insert(memory);
-        self.stats.live_buffers += 1;
-        self.stats.live_bytes += bytes;
-        Ok(Buffer::from_raw(self.id, id))
+        AlignedBytes::zeroed(bytes as usize).ok_or_else(too_big)
     }
 
-    fn free(&mut self, buffer: Buffer) -> Result<()> {
-        let memory = self.buffers.remove(buffer.device(), buffer.id())?;
-        self.stats.live_buffers -= 1;
-        self.stats.live_bytes -= memory.len() as u64;
+    fn write(&mut self, dst: &AlignedBytes, offset: u64, data: &[u8]) -> Result<()> {
+        // SAFETY: no slice of `dst` is alive during the call (the layer holds none).
+        let memory = unsafe { dst.slice_mut() };
+        memory[offset as usize..][..data.len()].copy_from_slice(data);
         Ok(())
     }
 
-    fn write(&mut self, dst: &Buffer, offset: u64, data: &[u8]) -> Result<()> {
-        let memory = self.buffer_mut(dst)?;
-        let r = range(memory.len(), offset, data.len() as u64, "write")?;
-        memory.as_mut_slice()[r].copy_from_slice(data);
+    fn read(&mut self, src: &AlignedBytes, offset: u64, out: &mut [u8]) -> Result<()> {
+        out.copy_from_slice(&src.as_slice()[offset as usize..][..out.len()]);
         Ok(())
     }
 
-    fn read(&mut self, src: &Buffer, offset: u64, out: &mut [u8]) -> Result<()> {
-        let memory = self.buffer(src)?;
-        let r = range(memory.len(), offset, out.len() as u64, "read")?;
-        out.copy_from_slice(&memory.as_slice()[r]);
+    fn copy(&mut self, c: Copy<'_, AlignedBytes>) -> Result<()> {
+        let (from, to, len) = (
+            c.src_offset as usize,
+            c.dst_offset as usize,
+            c.bytes as usize,
+        );
+        if c.same {
+            // SAFETY: the only slice of this buffer during the call.
+            unsafe { c.dst.slice_mut() }.copy_within(from..from + len, to);
+        } else {
+            // SAFETY: two different buffers, each sliced once.
+            let (src, dst) = (c.src.as_slice(), unsafe { c.dst.slice_mut() });
+            kernels::parallel_copy(&src[from..from + len], &mut dst[to..to + len]);
+        }
         Ok(())
     }
 
-    fn copy(
-        &mut self,
-        src: &Buffer,
-        src_offset: u64,
-        dst: &Buffer,
-        dst_offset: u64,
-        bytes: u64,
-    ) -> Result<()> {
-        let src_len = self.buffer(src)?.len();
-        let dst_len = self.buffer(dst)?.len();
-        let from = range(src_len, src_offset, bytes, "copy source")?;
-        let to = range(dst_len, dst_offset, bytes, "copy destination")?;
-        if src.id() == dst.id() {
-            checks::no_overlap(NAME, true, src_offset, dst_offset, bytes)?;
-            self.buffer_mut(dst)?
-                .as_mut_slice()
-                .copy_within(from, to.start);
-            return Ok(());
-        }
-        // Both were checked above; take the source out to borrow the destination too.
-        let source = self.buffers.remove(src.device(), src.id())?;
-        let result = self.buffers.get_mut(dst.device(), dst.id()).map(|d| {
-            kernels::parallel_copy(&source.as_slice()[from], &mut d.as_mut_slice()[to]);
-        });
-        self.buffers.restore(src.id(), source);
-        result
-    }
-
-    fn compile(&mut self, source: &KernelSource) -> Result<Kernel> {
-        if source.dialect != Dialect::Builtin {
-            return Err(Error::unsupported(
-                NAME,
-                format!(
-                    "kernel `{}`: the cpu runs builtin kernels only, not {}",
-                    source.name, source.dialect
-                ),
-            ));
-        }
-        let key = (source.name.clone(), source.defines.clone());
-        if let Some(&id) = self.cache.get(&key) {
-            self.stats.compile_cache_hits += 1;
-            return Ok(Kernel::from_raw(self.id, id));
-        }
+    fn build(&mut self, source: &KernelSource) -> Result<Built<CpuKernel>> {
         let dtype = match source.define("T") {
             None => DType::F32,
             Some(t) => t.parse::<DType>().map_err(|log| Error::Compile {
@@ -211,59 +149,41 @@ impl Device for CpuDevice {
                 log: format!("define T={t}: {log}"),
             })?,
         };
-        let func = kernels::lookup(&source.name, dtype)?;
-        let id = self.kernels.insert(CpuKernel {
-            name: source.name.clone(),
-            func,
-        });
-        self.cache.insert(key, id);
-        self.stats.compiles += 1;
-        Ok(Kernel::from_raw(self.id, id))
+        Ok(Built::new(CpuKernel(kernels::lookup(&source.name, dtype)?)))
     }
 
-    fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
-        let k = self.kernels.get(kernel.device(), kernel.id())?;
-        let (name, func) = (k.name.clone(), k.func);
+    fn launch(
+        &mut self,
+        kernel: &CpuKernel,
+        name: &str,
+        dims: Dims,
+        args: &[NativeArg<'_, AlignedBytes>],
+    ) -> Result<()> {
         let fail = |message: String| Error::invalid(NAME, format!("kernel `{name}`: {message}"));
-        // Builtins spread work over rayon themselves: only empty launches are refused.
-        dims.validate().map_err(fail)?;
-
         let mut ids = Vec::new();
+        let mut slices = Vec::new();
         let mut scalars = Vec::new();
         for arg in args {
             match arg {
-                Arg::Buffer(b) if scalars.is_empty() => {
-                    self.buffer(b).map_err(|e| fail(e.to_string()))?;
-                    if ids.contains(&b.id()) {
-                        return Err(fail(format!("buffer {} passed twice", b.id())));
+                NativeArg::Buffer(b) => {
+                    // A kernel holds every buffer as `&mut`: one passed twice would alias.
+                    if ids.contains(&b.id) {
+                        return Err(fail(format!("buffer {} passed twice", b.id)));
                     }
-                    ids.push(b.id());
+                    ids.push(b.id);
+                    // SAFETY: each buffer is sliced once (checked above), and the slices
+                    // end with the launch, which runs to completion here.
+                    slices.push(unsafe { b.memory.slice_mut() });
                 }
-                Arg::Buffer(_) => return Err(fail("buffers must come before scalars".into())),
-                Arg::U32(v) => scalars.push(Scalar::U32(*v)),
-                Arg::I32(v) => scalars.push(Scalar::I32(*v)),
-                Arg::F32(v) => scalars.push(Scalar::F32(*v)),
+                NativeArg::U32(v) => scalars.push(Scalar::U32(*v)),
+                NativeArg::I32(v) => scalars.push(Scalar::I32(*v)),
+                NativeArg::F32(v) => scalars.push(Scalar::F32(*v)),
             }
         }
-        // Take the buffers out so the kernel can hold several `&mut` at once; every one
-        // is back in the map before this returns, whatever the kernel does.
-        let mut taken: Vec<(u64, AlignedBytes)> = ids
-            .iter()
-            .filter_map(|&id| self.buffers.remove(self.id, id).ok().map(|m| (id, m)))
-            .collect();
-        let slices = taken.iter_mut().map(|(_, m)| m.as_mut_slice()).collect();
-        let result = func(&mut Launch::new(dims, slices, scalars));
-        for (id, memory) in taken {
-            self.buffers.restore(id, memory);
-        }
-        result.map_err(fail)
+        (kernel.0)(&mut Launch::new(dims, slices, scalars)).map_err(fail)
     }
 
     fn sync(&mut self) -> Result<()> {
         Ok(())
-    }
-
-    fn stats(&self) -> DeviceStats {
-        self.stats
     }
 }

@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 const ALIGN: usize = 64;
 
 #[derive(Debug)]
-pub(crate) struct AlignedBytes {
+pub struct AlignedBytes {
     ptr: NonNull<u8>,
     len: usize,
 }
@@ -24,17 +24,19 @@ impl AlignedBytes {
         Some(AlignedBytes { ptr, len })
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     pub(crate) fn as_slice(&self) -> &[u8] {
         // SAFETY: ptr is valid for len initialised (zeroed) bytes for the life of self.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
-    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
-        // SAFETY: as above, and &mut self guarantees exclusive access.
+    /// The bytes, writable through a shared reference: the memory is a separate
+    /// allocation, as a device buffer is to its handle.
+    ///
+    /// # Safety
+    /// No other slice of this buffer may be alive while the returned one is.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn slice_mut(&self) -> &mut [u8] {
+        // SAFETY: ptr is valid for len bytes; the caller guarantees exclusive access.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }

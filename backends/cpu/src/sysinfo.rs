@@ -54,6 +54,9 @@ pub(crate) fn describe(threads: usize) -> DeviceInfo {
         memory_bytes: meminfo_bytes("MemTotal").unwrap_or(0),
         compute_units: threads as u32,
         max_threads_per_group: 1,
+        // Builtins only: they take no work-group shape to limit.
+        max_group_size: [0; 3],
+        max_groups: [0; 3],
         last_level_cache_bytes: last_level_cache_bytes().unwrap_or(0),
         subgroup_size: 1,
         dialects: vec![Dialect::Builtin],

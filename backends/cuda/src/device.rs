@@ -8,44 +8,54 @@ use std::time::Duration;
 use cudarc::cublas::{result as blas, sys as blas_sys};
 use cudarc::driver::result::{self, stream::StreamKind};
 use cudarc::driver::sys;
-use halbench_hal::{
-    checks, Arg, Buffer, DType, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error,
-    Event, Kernel, KernelSource, Result, Slab,
-};
+use halbench_hal::layer::{Built, Copy, Layered, Native, NativeArg, Primitives};
+use halbench_hal::ops::{BuiltinArgs, GemmArgs};
+use halbench_hal::{checks, DType, DeviceInfo, Dialect, Dims, Error, KernelSource, Result};
 
 use crate::{driver_error, nvrtc, NAME};
 
-enum Compiled {
-    Function {
-        name: String,
-        func: sys::CUfunction,
-    },
+/// A kernel as this backend built it.
+#[derive(Debug)]
+pub enum Compiled {
+    Function(sys::CUfunction),
     /// `gemm_vendor` through cuBLAS.
     Gemm {
         dtype: DType,
     },
 }
 
-type KernelKey = (Vec<u8>, Vec<(String, String)>, String, Dialect);
+// SAFETY: a function handle is plain data in its context; the device's `&mut self`
+// serialises every use.
+unsafe impl Send for Compiled {}
+
+/// A recorded CUDA event, destroyed when dropped.
+#[derive(Debug)]
+pub struct CuEvent(pub(crate) sys::CUevent);
+
+// SAFETY: as for Compiled.
+unsafe impl Send for CuEvent {}
+
+impl Drop for CuEvent {
+    fn drop(&mut self) {
+        // SAFETY: created by cuEventCreate and owned by this value: destroyed once.
+        let _ = unsafe { result::event::destroy(self.0) };
+    }
+}
+
 type ModuleKey = (Vec<u8>, Vec<(String, String)>);
 
-/// An opened CUDA device.
+/// An opened CUDA device's primitives; [`Layered`] keeps the contract around them.
 pub struct CudaDevice {
-    id: DeviceId,
     info: DeviceInfo,
     dev: sys::CUdevice,
     ctx: sys::CUcontext,
     stream: sys::CUstream,
-    /// Device address and size.
-    buffers: Slab<(sys::CUdeviceptr, u64)>,
+    /// Every live allocation, so teardown frees what the layer did not.
+    live: HashMap<sys::CUdeviceptr, u64>,
     modules: HashMap<ModuleKey, sys::CUmodule>,
-    kernels: Slab<Compiled>,
-    kernel_cache: HashMap<KernelKey, u64>,
-    events: Slab<sys::CUevent>,
     cublas: Option<blas_sys::cublasHandle_t>,
     /// Host ranges registered with cuMemHostRegister (address → length).
     pinned: HashMap<usize, usize>,
-    stats: DeviceStats,
 }
 
 // SAFETY: the context is made current on whichever thread calls (every method binds it),
@@ -59,7 +69,7 @@ impl std::fmt::Debug for CudaDevice {
 }
 
 impl CudaDevice {
-    pub(crate) fn open(dev: sys::CUdevice, info: DeviceInfo) -> Result<Self> {
+    pub(crate) fn open(dev: sys::CUdevice, info: DeviceInfo) -> Result<Layered<Self>> {
         // SAFETY: dev comes from cuDeviceGet; the context is released in Drop.
         let ctx = unsafe { result::primary_ctx::retain(dev) }
             .map_err(|e| driver_error("cuDevicePrimaryCtxRetain", e))?;
@@ -67,22 +77,16 @@ impl CudaDevice {
         unsafe { result::ctx::set_current(ctx) }.map_err(|e| driver_error("cuCtxSetCurrent", e))?;
         let stream = result::stream::create(StreamKind::NonBlocking)
             .map_err(|e| driver_error("cuStreamCreate", e))?;
-        let id = DeviceId::fresh();
-        Ok(CudaDevice {
-            id,
+        Ok(Layered::new(CudaDevice {
             info,
             dev,
             ctx,
             stream,
-            buffers: Slab::new(NAME, "buffer", id),
+            live: HashMap::new(),
             modules: HashMap::new(),
-            kernels: Slab::new(NAME, "kernel", id),
-            kernel_cache: HashMap::new(),
-            events: Slab::new(NAME, "event", id),
             cublas: None,
             pinned: HashMap::new(),
-            stats: DeviceStats::default(),
-        })
+        }))
     }
 
     /// Makes the context current on the calling thread.
@@ -92,39 +96,26 @@ impl CudaDevice {
             .map_err(|e| driver_error("cuCtxSetCurrent", e))
     }
 
-    /// The device address of `offset` in a buffer, after checking `len` bytes fit.
-    fn address(
-        &self,
-        handle: &Buffer,
-        offset: u64,
-        len: u64,
-        what: &str,
-    ) -> Result<sys::CUdeviceptr> {
-        let &(ptr, bytes) = self.buffers.get(handle.device(), handle.id())?;
-        checks::range(NAME, bytes, offset, len, what)?;
-        Ok(ptr + offset)
-    }
-
     fn stream_sync(&self) -> Result<()> {
         // SAFETY: the stream belongs to the current context.
         unsafe { result::stream::synchronize(self.stream) }
             .map_err(|e| driver_error("cuStreamSynchronize", e))
     }
 
-    fn gemm(&mut self, dtype: DType, args: &[Arg<'_>]) -> Result<()> {
-        let bad = || Error::invalid(NAME, "gemm_vendor takes (A, B, C; M, N, K)");
-        let [Arg::Buffer(a), Arg::Buffer(b), Arg::Buffer(c), Arg::U32(m), Arg::U32(n), Arg::U32(k)] =
-            args
-        else {
-            return Err(bad());
-        };
-        let (m, n, k) = (u64::from(*m), u64::from(*n), u64::from(*k));
+    /// `gemm_vendor` through cuBLAS, on arguments the layer resolved.
+    fn gemm(&mut self, dtype: DType, args: &[NativeArg<'_, sys::CUdeviceptr>]) -> Result<()> {
+        let g = GemmArgs::decode(args.to_vec()).map_err(|e| Error::invalid(NAME, e))?;
+        let (m, n, k) = (u64::from(g.m), u64::from(g.n), u64::from(g.k));
         let size = dtype.size() as u64;
+        let sized = |b: Native<'_, sys::CUdeviceptr>, len: u64, what: &str| {
+            checks::range(NAME, b.bytes, 0, len, what).map(|_| *b.memory)
+        };
         let (pa, pb, pc) = (
-            self.address(a, 0, m * k * size, "A")?,
-            self.address(b, 0, k * n * size, "B")?,
-            self.address(c, 0, m * n * size, "C")?,
+            sized(g.a, m * k * size, "A")?,
+            sized(g.b, k * n * size, "B")?,
+            sized(g.c, m * n * size, "C")?,
         );
+        let bad = || Error::invalid(NAME, "gemm_vendor: a dimension beyond i32");
         let handle = match self.cublas {
             Some(h) => h,
             None => {

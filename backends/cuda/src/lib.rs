@@ -168,6 +168,16 @@ pub(crate) fn describe(index: usize) -> Result<(DeviceInfo, sys::CUdevice)> {
         memory_bytes: memory,
         compute_units: sms as u32,
         max_threads_per_group: attr(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK) as u32,
+        max_group_size: [
+            attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X) as u32,
+            attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y) as u32,
+            attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z) as u32,
+        ],
+        max_groups: [
+            attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X) as u32,
+            attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y) as u32,
+            attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z) as u32,
+        ],
         last_level_cache_bytes: attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE) as u64,
         subgroup_size: attr(CU_DEVICE_ATTRIBUTE_WARP_SIZE) as u32,
         dialects: vec![Dialect::Builtin, Dialect::CudaC],

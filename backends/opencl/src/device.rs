@@ -1,15 +1,13 @@
-//! One OpenCL device: its context, its one in-order profiling queue, and the slabs of
-//! native objects behind the HAL's handles.
+//! One OpenCL device: its context and its one in-order profiling queue, as the
+//! primitives `hal::layer::Layered` checks and caches around.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
 use std::time::Duration;
 
-use halbench_hal::{
-    checks, Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event,
-    Kernel, KernelSource, Result, Slab,
-};
+use halbench_hal::layer::{AllocLimit, Built, Copy, Layered, NativeArg, Primitives};
+use halbench_hal::{DeviceInfo, Dialect, Dims, Error, KernelSource, Result};
 use opencl3::command_queue::{
     enqueue_copy_buffer, enqueue_marker_with_wait_list, enqueue_nd_range_kernel,
     enqueue_read_buffer, enqueue_write_buffer, CommandQueue, CL_BLOCKING,
@@ -29,31 +27,14 @@ use opencl3::types::{cl_device_id, cl_event, cl_int, cl_mem};
 
 use crate::{cl_error, NAME};
 
-struct DeviceBuffer {
-    mem: ClBuffer<u8>,
-    bytes: u64,
-}
-
-struct CompiledKernel {
-    name: String,
-    kernel: ClKernel,
-    num_args: u32,
-}
-
-/// An opened OpenCL device.
+/// An opened OpenCL device's primitives; [`Layered`] keeps the contract around them.
 pub struct ClDevice {
-    id: DeviceId,
     info: DeviceInfo,
     max_alloc: u64,
     // Field order is drop order: everything that lives in the context goes before it.
-    buffers: Slab<DeviceBuffer>,
-    kernels: Slab<CompiledKernel>,
-    kernel_cache: HashMap<(Vec<u8>, String, String), u64>,
     programs: HashMap<(Vec<u8>, String), Program>,
-    events: Slab<ClEvent>,
     queue: CommandQueue,
     context: Context,
-    stats: DeviceStats,
 }
 
 impl std::fmt::Debug for ClDevice {
@@ -68,37 +49,20 @@ fn release(event: cl_event) {
 }
 
 impl ClDevice {
-    pub(crate) fn open(device: cl_device_id, info: DeviceInfo) -> Result<Self> {
+    pub(crate) fn open(device: cl_device_id, info: DeviceInfo) -> Result<Layered<Self>> {
         let cl_device = ClDeviceInfo::new(device);
         let context =
             Context::from_device(&cl_device).map_err(|e| cl_error("clCreateContext", e.0))?;
         #[allow(deprecated)] // clCreateCommandQueue: the one call every OpenCL version has.
         let queue = CommandQueue::create_default(&context, CL_QUEUE_PROFILING_ENABLE)
             .map_err(|e| cl_error("clCreateCommandQueue", e.0))?;
-        let id = DeviceId::fresh();
-        Ok(ClDevice {
-            id,
+        Ok(Layered::new(ClDevice {
             max_alloc: cl_device.max_mem_alloc_size().unwrap_or(info.memory_bytes),
             info,
-            buffers: Slab::new(NAME, "buffer", id),
-            kernels: Slab::new(NAME, "kernel", id),
-            kernel_cache: HashMap::new(),
             programs: HashMap::new(),
-            events: Slab::new(NAME, "event", id),
             queue,
             context,
-            stats: DeviceStats::default(),
-        })
-    }
-
-    fn buffer(&self, handle: &Buffer) -> Result<&DeviceBuffer> {
-        self.buffers.get(handle.device(), handle.id())
-    }
-
-    fn range(&self, handle: &Buffer, offset: u64, len: u64, what: &str) -> Result<cl_mem> {
-        let b = self.buffer(handle)?;
-        checks::range(NAME, b.bytes, offset, len, what)?;
-        Ok(b.mem.get())
+        }))
     }
 
     fn enqueue_error(&self, what: &str, code: cl_int) -> Error {
@@ -114,24 +78,29 @@ impl ClDevice {
     }
 }
 
-impl Device for ClDevice {
+impl Primitives for ClDevice {
+    type Memory = ClBuffer<u8>;
+    type Kernel = ClKernel;
+    type Timestamp = ClEvent;
+
+    fn backend(&self) -> &'static str {
+        NAME
+    }
+
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
-    fn alloc(&mut self, bytes: u64) -> Result<Buffer> {
-        checks::alloc_size(NAME, bytes, self.max_alloc, "CL_DEVICE_MAX_MEM_ALLOC_SIZE")?;
-        if self.stats.live_bytes + bytes > self.info.memory_bytes {
-            return Err(Error::out_of_memory(
-                NAME,
-                format!(
-                    "{bytes} bytes requested, {} of {} bytes already in use",
-                    self.stats.live_bytes, self.info.memory_bytes
-                ),
-            ));
+    fn alloc_limit(&self) -> AllocLimit {
+        AllocLimit {
+            bytes: self.max_alloc,
+            name: "CL_DEVICE_MAX_MEM_ALLOC_SIZE",
         }
-        // SAFETY: no host pointer is passed; the size is non-zero and checked above.
-        let mem = unsafe {
+    }
+
+    fn alloc(&mut self, bytes: u64) -> Result<Self::Memory> {
+        // SAFETY: no host pointer is passed; the size is non-zero and checked.
+        unsafe {
             ClBuffer::<u8>::create(
                 &self.context,
                 CL_MEM_READ_WRITE,
@@ -144,30 +113,15 @@ impl Device for ClDevice {
                 Error::out_of_memory(NAME, format!("{bytes} bytes: CL_INVALID_BUFFER_SIZE"))
             }
             code => self.enqueue_error("clCreateBuffer", code),
-        })?;
-        let id = self.buffers.insert(DeviceBuffer { mem, bytes });
-        self.stats.live_buffers += 1;
-        self.stats.live_bytes += bytes;
-        Ok(Buffer::from_raw(self.id, id))
+        })
     }
 
-    fn free(&mut self, buffer: Buffer) -> Result<()> {
-        let b = self.buffers.remove(buffer.device(), buffer.id())?;
-        self.stats.live_buffers -= 1;
-        self.stats.live_bytes -= b.bytes;
-        Ok(())
-    }
-
-    fn write(&mut self, dst: &Buffer, offset: u64, data: &[u8]) -> Result<()> {
-        let mem = self.range(dst, offset, data.len() as u64, "write")?;
-        if data.is_empty() {
-            return Ok(());
-        }
+    fn write(&mut self, dst: &Self::Memory, offset: u64, data: &[u8]) -> Result<()> {
         // SAFETY: the range lies inside the buffer; the write blocks, so `data` outlives it.
         let event = unsafe {
             enqueue_write_buffer(
                 self.queue.get(),
-                mem,
+                dst.get(),
                 CL_BLOCKING,
                 offset as usize,
                 data.len(),
@@ -181,16 +135,12 @@ impl Device for ClDevice {
         Ok(())
     }
 
-    fn read(&mut self, src: &Buffer, offset: u64, out: &mut [u8]) -> Result<()> {
-        let mem = self.range(src, offset, out.len() as u64, "read")?;
-        if out.is_empty() {
-            return Ok(());
-        }
+    fn read(&mut self, src: &Self::Memory, offset: u64, out: &mut [u8]) -> Result<()> {
         // SAFETY: as for write; the in-order queue runs it after earlier work.
         let event = unsafe {
             enqueue_read_buffer(
                 self.queue.get(),
-                mem,
+                src.get(),
                 CL_BLOCKING,
                 offset as usize,
                 out.len(),
@@ -204,29 +154,16 @@ impl Device for ClDevice {
         Ok(())
     }
 
-    fn copy(
-        &mut self,
-        src: &Buffer,
-        src_offset: u64,
-        dst: &Buffer,
-        dst_offset: u64,
-        bytes: u64,
-    ) -> Result<()> {
-        let from = self.range(src, src_offset, bytes, "copy source")?;
-        let to = self.range(dst, dst_offset, bytes, "copy destination")?;
-        checks::no_overlap(NAME, src.id() == dst.id(), src_offset, dst_offset, bytes)?;
-        if bytes == 0 {
-            return Ok(());
-        }
+    fn copy(&mut self, c: Copy<'_, Self::Memory>) -> Result<()> {
         // SAFETY: both ranges lie inside live buffers of this context.
         let event = unsafe {
             enqueue_copy_buffer(
                 self.queue.get(),
-                from,
-                to,
-                src_offset as usize,
-                dst_offset as usize,
-                bytes as usize,
+                c.src.get(),
+                c.dst.get(),
+                c.src_offset as usize,
+                c.dst_offset as usize,
+                c.bytes as usize,
                 0,
                 ptr::null(),
             )
@@ -236,40 +173,34 @@ impl Device for ClDevice {
         Ok(())
     }
 
-    fn compile(&mut self, source: &KernelSource) -> Result<Kernel> {
+    fn build(&mut self, source: &KernelSource) -> Result<Built<Self::Kernel>> {
         self.build_kernel(source)
     }
 
-    fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
-        let k = self.kernels.get(kernel.device(), kernel.id())?;
-        let name = k.name.clone();
+    fn launch(
+        &mut self,
+        kernel: &Self::Kernel,
+        name: &str,
+        dims: Dims,
+        args: &[NativeArg<'_, Self::Memory>],
+    ) -> Result<()> {
         let fail = |m: String| Error::invalid(NAME, format!("kernel `{name}`: {m}"));
-        checks::launch(NAME, &name, &dims, self.info.max_threads_per_group)?;
-        if args.len() != k.num_args as usize {
-            return Err(fail(format!(
-                "{} arguments given, the kernel takes {}",
-                args.len(),
-                k.num_args
-            )));
-        }
+        let raw = kernel.get();
         let mems: Vec<Option<cl_mem>> = args
             .iter()
             .map(|a| match a {
-                Arg::Buffer(b) => self.buffer(b).map(|b| Some(b.mem.get())),
-                _ => Ok(None),
+                NativeArg::Buffer(b) => Some(b.memory.get()),
+                _ => None,
             })
-            .collect::<Result<_>>()
-            .map_err(|e| fail(e.to_string()))?;
-        let raw = k.kernel.get();
+            .collect();
         for (i, (arg, mem)) in args.iter().zip(&mems).enumerate() {
-            // SAFETY: each pointer refers to a live value of the stated size for the call.
             // Pointers into `args` and `mems`, which outlive the call.
             let (size, value): (usize, *const c_void) = match (arg, mem) {
                 (_, Some(m)) => (size_of::<cl_mem>(), ptr::from_ref::<cl_mem>(m).cast()),
-                (Arg::U32(v), _) => (4, ptr::from_ref::<u32>(v).cast()),
-                (Arg::I32(v), _) => (4, ptr::from_ref::<i32>(v).cast()),
-                (Arg::F32(v), _) => (4, ptr::from_ref::<f32>(v).cast()),
-                (Arg::Buffer(_), None) => continue,
+                (NativeArg::U32(v), _) => (4, ptr::from_ref::<u32>(v).cast()),
+                (NativeArg::I32(v), _) => (4, ptr::from_ref::<i32>(v).cast()),
+                (NativeArg::F32(v), _) => (4, ptr::from_ref::<f32>(v).cast()),
+                (NativeArg::Buffer(_), None) => continue,
             };
             // SAFETY: `value` points at a live value of `size` bytes for the call.
             let status = unsafe { set_kernel_arg(raw, i as u32, size, value) };
@@ -311,17 +242,14 @@ impl Device for ClDevice {
         self.queue.finish().map_err(|e| cl_error("clFinish", e.0))
     }
 
-    fn record(&mut self) -> Result<Event> {
+    fn record(&mut self) -> Result<Self::Timestamp> {
         // SAFETY: a marker with no wait list on our queue.
         let event = unsafe { enqueue_marker_with_wait_list(self.queue.get(), 0, ptr::null()) }
             .map_err(|code| cl_error("clEnqueueMarkerWithWaitList", code))?;
-        let id = self.events.insert(ClEvent::new(event));
-        Ok(Event::from_raw(self.id, id))
+        Ok(ClEvent::new(event))
     }
 
-    fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
-        let a = self.events.remove(start.device(), start.id())?;
-        let b = self.events.remove(end.device(), end.id())?;
+    fn elapsed(&mut self, a: Self::Timestamp, b: Self::Timestamp) -> Result<Duration> {
         b.wait().map_err(|e| cl_error("clWaitForEvents", e.0))?;
         let time = |e: &ClEvent| {
             opencl3::event::get_event_profiling_info(e.get(), CL_PROFILING_COMMAND_END)
@@ -330,10 +258,6 @@ impl Device for ClDevice {
         };
         let (t0, t1) = (time(&a)?, time(&b)?);
         Ok(Duration::from_nanos(t1.saturating_sub(t0)))
-    }
-
-    fn stats(&self) -> DeviceStats {
-        self.stats
     }
 }
 

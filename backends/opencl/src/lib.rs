@@ -118,6 +118,12 @@ fn describe(index: usize, platform: &str, id: cl_device_id) -> Result<DeviceInfo
         memory_bytes: q("CL_DEVICE_GLOBAL_MEM_SIZE", d.global_mem_size())?,
         compute_units: d.max_compute_units().unwrap_or(1),
         max_threads_per_group: d.max_work_group_size().unwrap_or(1) as u32,
+        max_group_size: {
+            let sizes = d.max_work_item_sizes().unwrap_or_default();
+            std::array::from_fn(|i| sizes.get(i).map_or(0, |&s| s.min(u32::MAX as usize) as u32))
+        },
+        // The global size is a size_t: no grid limit of its own.
+        max_groups: [0; 3],
         last_level_cache_bytes: d.global_mem_cache_size().unwrap_or(0),
         subgroup_size: 0,
         dialects: vec![Dialect::OpenClC],

@@ -1,14 +1,16 @@
-//! A plugin's device as a `hal::Device`: each method fills one args struct and makes one
-//! call; handles go through the host's slabs on the way in and out.
+//! A plugin's device as the primitives behind `hal::layer::Layered`: each method fills one
+//! args struct and makes one call. The layer checks every handle, range and launch before
+//! the plugin sees it and caches compiled kernels, so every plugin gets the contract (and
+//! the compile cache) without writing it.
 
 use std::ffi::CString;
 use std::sync::Arc;
 use std::time::Duration;
 
-use halbench_hal::{
-    Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dims, Error, Event, Kernel,
-    KernelSource, Result, Slab,
-};
+use std::collections::HashSet;
+
+use halbench_hal::layer::{Built, Copy, Layered, NativeArg, Primitives};
+use halbench_hal::{DeviceInfo, Dims, Error, KernelSource, Result};
 
 use crate::abi::*;
 use crate::loader::{device_info, dialect_bit, Plugin};
@@ -17,13 +19,11 @@ use crate::loader::{device_info, dialect_bit, Plugin};
 pub(crate) struct PluginDevice {
     plugin: Arc<Plugin>,
     raw: *mut HB_Device,
-    id: DeviceId,
     info: DeviceInfo,
-    /// The plugin's handles behind ours: another device's, a freed buffer or a used event
-    /// is refused here, before the plugin sees it.
-    buffers: Slab<u64>,
-    kernels: Slab<u64>,
-    events: Slab<u64>,
+    /// The plugin's live buffer and event handles: one it hands out twice is its bug,
+    /// refused before two of ours alias it.
+    buffers: HashSet<u64>,
+    events: HashSet<u64>,
 }
 
 // SAFETY: the header promises a device may be driven from any one thread at a time, which
@@ -35,7 +35,7 @@ fn cstring(backend: &str, s: &str) -> Result<CString> {
 }
 
 impl PluginDevice {
-    pub(crate) fn open(plugin: Arc<Plugin>, index: usize) -> Result<Self> {
+    pub(crate) fn open(plugin: Arc<Plugin>, index: usize) -> Result<Layered<Self>> {
         let mut a = HB_Device_Open_Args::new();
         a.index = index;
         plugin.call(plugin.api.device_open, &mut a, "device_open")?;
@@ -46,7 +46,6 @@ impl PluginDevice {
                 message: format!("device_open({index}) succeeded but returned no device"),
             });
         }
-        let id = DeviceId::fresh();
         let info = match device_info(&plugin, a.device, index) {
             Ok(info) => info,
             Err(e) => {
@@ -56,31 +55,20 @@ impl PluginDevice {
                 return Err(e);
             }
         };
-        Ok(PluginDevice {
-            buffers: Slab::new(plugin.name, "buffer", id),
-            kernels: Slab::new(plugin.name, "kernel", id),
-            events: Slab::new(plugin.name, "event", id),
+        Ok(Layered::new(PluginDevice {
+            buffers: HashSet::new(),
+            events: HashSet::new(),
             plugin,
             raw: a.device,
-            id,
             info,
-        })
-    }
-
-    fn name(&self) -> &'static str {
-        self.plugin.name
-    }
-
-    fn buffer(&self, b: &Buffer) -> Result<u64> {
-        self.buffers.get(b.device(), b.id()).copied()
+        }))
     }
 
     /// A handle the plugin just made must not be one it already has live.
-    fn fresh(&self, what: &str, raw: u64, live: impl Iterator<Item = u64>) -> Result<()> {
-        let mut live = live;
-        if live.any(|x| x == raw) {
+    fn fresh(&self, what: &str, raw: u64, live: &HashSet<u64>) -> Result<()> {
+        if live.contains(&raw) {
             return Err(Error::Backend {
-                backend: self.name().into(),
+                backend: self.plugin.name.into(),
                 code: 0,
                 message: format!("the plugin returned {what} handle {raw}, which is already live"),
             });
@@ -99,23 +87,32 @@ impl Drop for PluginDevice {
     }
 }
 
-impl Device for PluginDevice {
+impl Primitives for PluginDevice {
+    type Memory = u64;
+    type Kernel = u64;
+    type Timestamp = u64;
+
+    fn backend(&self) -> &'static str {
+        self.plugin.name
+    }
+
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
-    fn alloc(&mut self, bytes: u64) -> Result<Buffer> {
+    fn alloc(&mut self, bytes: u64) -> Result<u64> {
         let mut a = HB_Buffer_Alloc_Args::new();
         a.device = self.raw;
         a.bytes = bytes;
         self.plugin
             .call(self.plugin.api.buffer_alloc, &mut a, "buffer_alloc")?;
-        self.fresh("buffer", a.buffer, self.buffers.iter().map(|(_, &b)| b))?;
-        Ok(Buffer::from_raw(self.id, self.buffers.insert(a.buffer)))
+        self.fresh("buffer", a.buffer, &self.buffers)?;
+        self.buffers.insert(a.buffer);
+        Ok(a.buffer)
     }
 
-    fn free(&mut self, buffer: Buffer) -> Result<()> {
-        let raw = self.buffers.remove(buffer.device(), buffer.id())?;
+    fn release(&mut self, _id: u64, raw: u64) -> Result<()> {
+        self.buffers.remove(&raw);
         let mut a = HB_Buffer_Free_Args::new();
         a.device = self.raw;
         a.buffer = raw;
@@ -123,10 +120,10 @@ impl Device for PluginDevice {
             .call(self.plugin.api.buffer_free, &mut a, "buffer_free")
     }
 
-    fn write(&mut self, dst: &Buffer, offset: u64, data: &[u8]) -> Result<()> {
+    fn write(&mut self, dst: &u64, offset: u64, data: &[u8]) -> Result<()> {
         let mut a = HB_Buffer_Transfer_Args::new();
         a.device = self.raw;
-        a.buffer = self.buffer(dst)?;
+        a.buffer = *dst;
         a.offset = offset;
         a.host = data.as_ptr().cast_mut();
         a.bytes = data.len() as u64;
@@ -134,10 +131,10 @@ impl Device for PluginDevice {
             .call(self.plugin.api.buffer_write, &mut a, "buffer_write")
     }
 
-    fn read(&mut self, src: &Buffer, offset: u64, out: &mut [u8]) -> Result<()> {
+    fn read(&mut self, src: &u64, offset: u64, out: &mut [u8]) -> Result<()> {
         let mut a = HB_Buffer_Transfer_Args::new();
         a.device = self.raw;
-        a.buffer = self.buffer(src)?;
+        a.buffer = *src;
         a.offset = offset;
         a.host = out.as_mut_ptr();
         a.bytes = out.len() as u64;
@@ -145,27 +142,20 @@ impl Device for PluginDevice {
             .call(self.plugin.api.buffer_read, &mut a, "buffer_read")
     }
 
-    fn copy(
-        &mut self,
-        src: &Buffer,
-        src_offset: u64,
-        dst: &Buffer,
-        dst_offset: u64,
-        bytes: u64,
-    ) -> Result<()> {
+    fn copy(&mut self, c: Copy<'_, u64>) -> Result<()> {
         let mut a = HB_Buffer_Copy_Args::new();
         a.device = self.raw;
-        a.src = self.buffer(src)?;
-        a.dst = self.buffer(dst)?;
-        a.src_offset = src_offset;
-        a.dst_offset = dst_offset;
-        a.bytes = bytes;
+        a.src = *c.src;
+        a.dst = *c.dst;
+        a.src_offset = c.src_offset;
+        a.dst_offset = c.dst_offset;
+        a.bytes = c.bytes;
         self.plugin
             .call(self.plugin.api.buffer_copy, &mut a, "buffer_copy")
     }
 
-    fn compile(&mut self, source: &KernelSource) -> Result<Kernel> {
-        let name = self.name();
+    fn build(&mut self, source: &KernelSource) -> Result<Built<u64>> {
+        let name = self.backend();
         let Some(dialect) = dialect_bit(source.dialect) else {
             return Err(Error::unsupported(
                 name,
@@ -201,43 +191,46 @@ impl Device for PluginDevice {
             .plugin
             .call(self.plugin.api.kernel_compile, &mut a, "kernel_compile")
         {
-            Ok(()) => {}
+            Ok(()) => Ok(Built::new(a.kernel)),
             Err(Error::Backend { code, message, .. }) if code == i64::from(ERROR_COMPILE) => {
-                return Err(Error::Compile {
+                Err(Error::Compile {
                     backend: name.into(),
                     kernel: source.name.clone(),
                     dialect: source.dialect,
                     log: message,
                 })
             }
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         }
-        let id = self.kernels.insert(a.kernel);
-        Ok(Kernel::from_raw(self.id, id))
     }
 
-    fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
-        // Limits (group sizes, argument lists) are the plugin's to check: only it knows them.
-        let raw = *self.kernels.get(kernel.device(), kernel.id())?;
+    fn launch(
+        &mut self,
+        kernel: &u64,
+        _name: &str,
+        dims: Dims,
+        args: &[NativeArg<'_, u64>],
+    ) -> Result<()> {
+        // Limits the host knows were checked; the rest (argument lists) are the plugin's.
         let args: Vec<HB_Arg> = args
             .iter()
             .map(|arg| {
                 let (kind, value) = match *arg {
-                    Arg::Buffer(b) => (ARG_BUFFER, self.buffer(b)?),
-                    Arg::U32(v) => (ARG_U32, u64::from(v)),
-                    Arg::I32(v) => (ARG_I32, u64::from(v as u32)),
-                    Arg::F32(v) => (ARG_F32, u64::from(v.to_bits())),
+                    NativeArg::Buffer(b) => (ARG_BUFFER, *b.memory),
+                    NativeArg::U32(v) => (ARG_U32, u64::from(v)),
+                    NativeArg::I32(v) => (ARG_I32, u64::from(v as u32)),
+                    NativeArg::F32(v) => (ARG_F32, u64::from(v.to_bits())),
                 };
-                Ok(HB_Arg {
+                HB_Arg {
                     kind,
                     reserved: 0,
                     value,
-                })
+                }
             })
-            .collect::<Result<_>>()?;
+            .collect();
         let mut a = HB_Kernel_Launch_Args::new();
         a.device = self.raw;
-        a.kernel = raw;
+        a.kernel = *kernel;
         a.groups = dims.groups;
         a.threads = dims.threads;
         a.args = args.as_ptr();
@@ -275,47 +268,28 @@ impl Device for PluginDevice {
         self.plugin.call(Some(f), &mut a, "host_unpin")
     }
 
-    fn record(&mut self) -> Result<Event> {
+    fn record(&mut self) -> Result<u64> {
         if !self.info.features.device_timers {
-            return Err(Error::unsupported(self.name(), "device timers"));
+            return Err(Error::unsupported(self.backend(), "device timers"));
         }
         let mut a = HB_Event_Record_Args::new();
         a.device = self.raw;
         self.plugin
             .call(self.plugin.api.event_record, &mut a, "event_record")?;
-        self.fresh("event", a.event, self.events.iter().map(|(_, &e)| e))?;
-        Ok(Event::from_raw(self.id, self.events.insert(a.event)))
+        self.fresh("event", a.event, &self.events)?;
+        self.events.insert(a.event);
+        Ok(a.event)
     }
 
-    fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
-        if !self.info.features.device_timers {
-            return Err(Error::unsupported(self.name(), "device timers"));
-        }
-        let s = self.events.remove(start.device(), start.id());
-        let e = self.events.remove(end.device(), end.id());
+    fn elapsed(&mut self, start: u64, end: u64) -> Result<Duration> {
+        self.events.remove(&start);
+        self.events.remove(&end);
         let mut a = HB_Event_Elapsed_Args::new();
         a.device = self.raw;
-        a.start = s?;
-        a.end = e?;
+        a.start = start;
+        a.end = end;
         self.plugin
             .call(self.plugin.api.event_elapsed, &mut a, "event_elapsed")?;
         Ok(Duration::from_nanos(a.nanoseconds))
-    }
-
-    fn stats(&self) -> DeviceStats {
-        let mut a = HB_Device_Stats_Args::new();
-        a.device = self.raw;
-        match self
-            .plugin
-            .call(self.plugin.api.device_stats, &mut a, "device_stats")
-        {
-            Ok(()) => DeviceStats {
-                compiles: a.compiles,
-                compile_cache_hits: a.compile_cache_hits,
-                live_buffers: a.live_buffers,
-                live_bytes: a.live_bytes,
-            },
-            Err(_) => DeviceStats::default(),
-        }
     }
 }

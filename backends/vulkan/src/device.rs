@@ -1,14 +1,12 @@
-//! One opened Vulkan device: its queue, its recording command buffer, and the slabs of
-//! native objects behind the HAL's handles.
+//! One opened Vulkan device: its queue, its recording command buffer, and the native
+//! objects `hal::layer::Layered` hands out handles for.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use ash::vk;
-use halbench_hal::{
-    checks, Arg, Buffer, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error, Event,
-    Kernel, KernelSource, Result, Slab,
-};
+use halbench_hal::layer::{AllocLimit, Built, Copy, Layered, NativeArg, Primitives};
+use halbench_hal::{DeviceInfo, Dialect, Dims, Error, KernelSource, Result};
 
 use crate::spirv::{self, CAPABILITY_FLOAT16, CAPABILITY_INT16, CAPABILITY_STORAGE_16BIT};
 use crate::{vk_error, Caps, Instance, NAME};
@@ -18,31 +16,31 @@ const SETS: u32 = 1024;
 const PUSH_BYTES: u32 = 128;
 const STAGING_BYTES: u64 = 64 << 20;
 
-struct VkBuffer {
+/// A buffer and its memory (mapped where the memory is host-visible).
+#[derive(Debug)]
+pub struct VkBuffer {
     buffer: vk::Buffer,
     memory: vk::DeviceMemory,
-    bytes: u64,
     /// Host address of the whole allocation where memory is host-visible.
     mapped: Option<*mut u8>,
 }
 
-struct VkKernel {
-    name: String,
+// SAFETY: the mapping is plain memory of this device; `&mut self` serialises every use.
+unsafe impl Send for VkBuffer {}
+
+/// A shader module with its layouts; pipelines come per work-group size.
+#[derive(Debug, Clone)]
+pub struct VkKernel {
     shader: vk::ShaderModule,
     set_layout: vk::DescriptorSetLayout,
     layout: vk::PipelineLayout,
     bindings: u32,
     /// Specialisation constants from defines: (constant id, value).
     spec: Vec<(u32, u32)>,
-    pipelines: HashMap<[u32; 3], vk::Pipeline>,
 }
-
-/// A compiled kernel's identity: SPIR-V, defines, entry point.
-type KernelKey = (Vec<u8>, Vec<(String, String)>, String);
 
 /// An opened Vulkan device.
 pub struct VkDevice {
-    id: DeviceId,
     info: DeviceInfo,
     caps: Caps,
     memory: vk::PhysicalDeviceMemoryProperties,
@@ -55,16 +53,16 @@ pub struct VkDevice {
     descriptor_pool: vk::DescriptorPool,
     query_pool: vk::QueryPool,
     next_query: u32,
+    /// Timestamps recorded and not yet read.
+    outstanding: usize,
     pipeline_cache: vk::PipelineCache,
-    buffers: Slab<VkBuffer>,
+    /// Every live buffer, for teardown.
+    live: HashMap<vk::Buffer, vk::DeviceMemory>,
     staging: Option<VkBuffer>,
-    kernels: Slab<VkKernel>,
-    kernel_cache: HashMap<KernelKey, u64>,
-    sets: HashMap<(u64, Vec<u64>), vk::DescriptorSet>,
-    /// Timestamp query slots.
-    events: Slab<u32>,
-    stats: DeviceStats,
-    // Dropped last, after the device (see Drop).
+    /// Every kernel built, for teardown (kernels live as long as the device).
+    built: Vec<VkKernel>,
+    pipelines: HashMap<(vk::ShaderModule, [u32; 3]), vk::Pipeline>,
+    sets: HashMap<(vk::DescriptorSetLayout, Vec<u64>), vk::DescriptorSet>,
     instance: Instance,
 }
 
@@ -85,7 +83,7 @@ impl VkDevice {
         family: u32,
         info: DeviceInfo,
         caps: Caps,
-    ) -> Result<Self> {
+    ) -> Result<Layered<Self>> {
         let i = &instance.instance;
         let priorities = [1.0];
         let queues = [vk::DeviceQueueCreateInfo::default()
@@ -154,9 +152,7 @@ impl VkDevice {
             let pipeline_cache = device
                 .create_pipeline_cache(&vk::PipelineCacheCreateInfo::default(), None)
                 .map_err(|r| vk_error("vkCreatePipelineCache", r))?;
-            let id = DeviceId::fresh();
-            Ok(VkDevice {
-                id,
+            Ok(Layered::new(VkDevice {
                 info,
                 caps,
                 memory,
@@ -169,30 +165,18 @@ impl VkDevice {
                 descriptor_pool,
                 query_pool,
                 next_query: 0,
+                outstanding: 0,
                 pipeline_cache,
-                buffers: Slab::new(NAME, "buffer", id),
+                live: HashMap::new(),
                 staging: None,
-                kernels: Slab::new(NAME, "kernel", id),
-                kernel_cache: HashMap::new(),
+                built: Vec::new(),
+                pipelines: HashMap::new(),
                 sets: HashMap::new(),
-                events: Slab::new(NAME, "event", id),
-                stats: DeviceStats::default(),
                 instance,
-            })
+            }))
         }
     }
 
-    fn buffer(&self, handle: &Buffer) -> Result<&VkBuffer> {
-        self.buffers.get(handle.device(), handle.id())
-    }
-
-    fn check_range(&self, handle: &Buffer, offset: u64, len: u64, what: &str) -> Result<()> {
-        let b = self.buffer(handle)?;
-        checks::range(NAME, b.bytes, offset, len, what).map(|_| ())
-    }
-
-    /// Starts recording if needed, and puts a full barrier before the next command so
-    /// the queue behaves in order.
     fn next_command(&mut self) -> Result<()> {
         // SAFETY: the command buffer belongs to this device and is not pending (flush waits).
         unsafe {

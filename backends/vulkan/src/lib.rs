@@ -144,7 +144,6 @@ pub(crate) struct Caps {
     pub host_query_reset: bool,
     pub timestamp_valid_bits: u32,
     pub timestamp_period: f32,
-    pub max_groups: [u32; 3],
     pub max_storage_buffer_range: u64,
     pub max_allocation: u64,
 }
@@ -209,7 +208,6 @@ pub(crate) fn describe(
             .get(family as usize)
             .map_or(0, |f| f.timestamp_valid_bits),
         timestamp_period: limits.timestamp_period,
-        max_groups: limits.max_compute_work_group_count,
         max_storage_buffer_range: u64::from(limits.max_storage_buffer_range),
         max_allocation: maintenance3.max_memory_allocation_size,
     };
@@ -270,6 +268,8 @@ pub(crate) fn describe(
         memory_bytes: device_local,
         compute_units: if cpu { threads } else { 32 },
         max_threads_per_group: limits.max_compute_work_group_invocations,
+        max_group_size: limits.max_compute_work_group_size,
+        max_groups: limits.max_compute_work_group_count,
         // Vulkan does not report caches; a CPU device shares the host's.
         last_level_cache_bytes: if cpu {
             halbench_hal::host::last_level_cache_bytes().unwrap_or(0)

@@ -5,6 +5,7 @@
 //! The reference is the textbook two-pass softmax in f64 per query row; the kernels use
 //! three launches (scores, softmax, P·V) or an online softmax.
 
+use halbench_hal::ops::{AttnPrefillArgs, BuiltinArgs, Heads};
 use halbench_hal::{DType, DeviceInfo, Dims};
 
 use crate::check::{unit_roundoff, Checker, Validation};
@@ -83,6 +84,18 @@ impl Dimensions {
             BufferSpec::input("attn.v", dtype, kv),
             BufferSpec::output("attn.o", q * size),
         ]
+    }
+
+    /// The shape as the builtin ops take it (`Heads`), which every attention kernel's
+    /// scalar list starts with.
+    pub(super) fn typed_heads(&self) -> Heads {
+        Heads {
+            batch: self.b as u32,
+            heads: self.h as u32,
+            kv_heads: self.hkv as u32,
+            keys: self.keys as u32,
+            head_dim: self.d as u32,
+        }
     }
 
     pub(super) fn heads(&self) -> [PlanArg; 5] {
@@ -262,12 +275,16 @@ impl Workload for Prefill {
                 "attn_prefill_vendor",
                 dtype,
                 Dims::linear(1, 1),
-                [
-                    &[buf(0), buf(1), buf(2), buf(3)][..],
-                    &x.heads(),
-                    &[causal, scale],
-                ]
-                .concat(),
+                AttnPrefillArgs {
+                    q: 0,
+                    k: 1,
+                    v: 2,
+                    o: 3,
+                    heads: x.typed_heads(),
+                    causal: x.causal,
+                    scale: x.scale(),
+                }
+                .encode(),
             )]
         } else if variant == "naive" {
             buffers.push(BufferSpec::output("attn.scores", bh * x.keys * x.keys * 4));
@@ -316,12 +333,16 @@ impl Workload for Prefill {
                         threads: [64, 1, 1],
                     }
                 },
-                [
-                    &[buf(0), buf(1), buf(2), buf(3)][..],
-                    &x.heads(),
-                    &[causal, scale],
-                ]
-                .concat(),
+                AttnPrefillArgs {
+                    q: 0,
+                    k: 1,
+                    v: 2,
+                    o: 3,
+                    heads: x.typed_heads(),
+                    causal: x.causal,
+                    scale: x.scale(),
+                }
+                .encode(),
             )]
         };
         Plan {

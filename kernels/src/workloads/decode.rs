@@ -1,6 +1,7 @@
 //! attention.decode: one query token against a KV cache, with grouped KV heads. The
 //! dimensions, buffers, cost and reference are shared with prefill (`attention.rs`).
 
+use halbench_hal::ops::{AttnDecodeArgs, BuiltinArgs};
 use halbench_hal::{DType, DeviceInfo, Dims};
 
 use super::attention::{buf, dimensions, launch, launch_rows, u32_arg, Dimensions};
@@ -76,7 +77,15 @@ impl Workload for Decode {
                 "attn_decode_vendor",
                 dtype,
                 Dims::linear(1, 1),
-                [&[buf(0), buf(1), buf(2), buf(3)][..], &x.heads(), &[scale]].concat(),
+                AttnDecodeArgs {
+                    q: 0,
+                    k: 1,
+                    v: 2,
+                    o: 3,
+                    heads: x.typed_heads(),
+                    scale: x.scale(),
+                }
+                .encode(),
             )]
         } else if variant == "naive" {
             buffers.push(BufferSpec::output("attn.scores", bh * x.keys * 4));

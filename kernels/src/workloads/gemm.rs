@@ -1,11 +1,12 @@
 //! C = A·B, row-major, f32 accumulate. Shapes cover squares and the two LLM regimes:
 //! decode (M = 1…16 tokens against a weight matrix) and prefill (M = many tokens).
 
+use halbench_hal::ops::{BuiltinArgs, GemmArgs};
 use halbench_hal::{DType, DeviceInfo, Dims};
 
 use crate::check::{reduction_tolerance, Checker, Validation};
 use crate::data::{self, get, seed};
-use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
+use crate::plan::{groups, BufferSpec, Launch, Output, Plan, Step};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 pub(crate) struct Gemm;
@@ -113,14 +114,16 @@ impl Workload for Gemm {
                     kernel,
                     dtype,
                     dims,
-                    vec![
-                        PlanArg::Buffer(0),
-                        PlanArg::Buffer(1),
-                        PlanArg::Buffer(2),
-                        PlanArg::U32(m as u32),
-                        PlanArg::U32(n as u32),
-                        PlanArg::U32(k as u32),
-                    ],
+                    // Every variant takes the builtin's list (the kernel ABI's gemm signature).
+                    GemmArgs {
+                        a: 0,
+                        b: 1,
+                        c: 2,
+                        m: m as u32,
+                        n: n as u32,
+                        k: k as u32,
+                    }
+                    .encode(),
                 )
                 .defines(if variant == "tiled" && cpu_device {
                     vec![("GEMM_REGISTER_TILE".into(), "1".into())]

@@ -1,5 +1,6 @@
-//! Programs: OpenCL C built with defines as `-D`, cached by (source, options); kernels
-//! cached by (source, defines, entry). A failed build is `Error::Compile` with the log.
+//! Programs: OpenCL C built with defines as `-D`, cached by (source, options), so the
+//! kernels of one file share one build (the layer caches kernels by their whole source).
+//! A failed build is `Error::Compile` with the log.
 
 use super::*;
 
@@ -38,30 +39,7 @@ impl ClDevice {
     }
 
     /// Builds (or finds) the program and creates the kernel.
-    pub(crate) fn build_kernel(&mut self, source: &KernelSource) -> Result<Kernel> {
-        if source.dialect != Dialect::OpenClC {
-            return Err(Error::unsupported(
-                NAME,
-                format!(
-                    "kernel `{}`: OpenCL takes OpenCL C, not {}",
-                    source.name, source.dialect
-                ),
-            ));
-        }
-        let defines: Vec<String> = source
-            .defines
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let key = (
-            source.code.to_vec(),
-            defines.join(" "),
-            source.entry.clone(),
-        );
-        if let Some(&id) = self.kernel_cache.get(&key) {
-            self.stats.compile_cache_hits += 1;
-            return Ok(Kernel::from_raw(self.id, id));
-        }
+    pub(crate) fn build_kernel(&mut self, source: &KernelSource) -> Result<Built<ClKernel>> {
         let program = self.build(source)?;
         let kernel = ClKernel::create(program, &source.entry).map_err(|e| Error::Compile {
             backend: NAME.into(),
@@ -72,13 +50,6 @@ impl ClDevice {
         let num_args: u32 = get_kernel_info(kernel.get(), CL_KERNEL_NUM_ARGS)
             .map_err(|code| cl_error("clGetKernelInfo", code))?
             .into();
-        let id = self.kernels.insert(CompiledKernel {
-            name: source.name.clone(),
-            kernel,
-            num_args,
-        });
-        self.kernel_cache.insert(key, id);
-        self.stats.compiles += 1;
-        Ok(Kernel::from_raw(self.id, id))
+        Ok(Built::new(kernel).with_arity(num_args as usize))
     }
 }

@@ -1,42 +1,39 @@
-//! The HAL's `Device` trait on a Vulkan device, and its teardown.
+//! The primitives on a Vulkan device, and its teardown.
 
 use super::*;
 
-impl Device for VkDevice {
+impl Primitives for VkDevice {
+    type Memory = VkBuffer;
+    type Kernel = VkKernel;
+    type Timestamp = u32;
+
+    fn backend(&self) -> &'static str {
+        NAME
+    }
+
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
-    fn alloc(&mut self, bytes: u64) -> Result<Buffer> {
-        checks::alloc_size(
-            NAME,
-            bytes,
-            self.caps.max_allocation,
-            "maxMemoryAllocationSize",
-        )?;
-        if self.stats.live_bytes + bytes > self.info.memory_bytes {
-            return Err(Error::out_of_memory(
-                NAME,
-                format!(
-                    "{bytes} bytes requested, {} of {} bytes already in use",
-                    self.stats.live_bytes, self.info.memory_bytes
-                ),
-            ));
+    fn alloc_limit(&self) -> AllocLimit {
+        AllocLimit {
+            bytes: self.caps.max_allocation,
+            name: "maxMemoryAllocationSize",
         }
-        let b = self.create_buffer(bytes, self.info.features.unified_memory)?;
-        let id = self.buffers.insert(b);
-        self.stats.live_buffers += 1;
-        self.stats.live_bytes += bytes;
-        Ok(Buffer::from_raw(self.id, id))
     }
 
-    fn free(&mut self, buffer: Buffer) -> Result<()> {
-        self.buffer(&buffer)?;
+    fn alloc(&mut self, bytes: u64) -> Result<VkBuffer> {
+        let b = self.create_buffer(bytes, self.info.features.unified_memory)?;
+        self.live.insert(b.buffer, b.memory);
+        Ok(b)
+    }
+
+    fn release(&mut self, id: u64, b: VkBuffer) -> Result<()> {
         self.flush()?;
         let stale: Vec<_> = self
             .sets
             .keys()
-            .filter(|(_, ids)| ids.contains(&buffer.id()))
+            .filter(|(_, ids)| ids.contains(&id))
             .cloned()
             .collect();
         for key in stale {
@@ -49,102 +46,83 @@ impl Device for VkDevice {
                 .map_err(|r| vk_error("vkFreeDescriptorSets", r))?;
             }
         }
-        let b = self.buffers.remove(buffer.device(), buffer.id())?;
-        self.stats.live_buffers -= 1;
-        self.stats.live_bytes -= b.bytes;
+        self.live.remove(&b.buffer);
         self.destroy_buffer(b);
         Ok(())
     }
 
-    fn write(&mut self, dst: &Buffer, offset: u64, data: &[u8]) -> Result<()> {
-        self.check_range(dst, offset, data.len() as u64, "write")?;
+    fn write(&mut self, dst: &VkBuffer, offset: u64, data: &[u8]) -> Result<()> {
         self.flush()?;
-        let (target, mapped) = {
-            let b = self.buffer(dst)?;
-            (b.buffer, b.mapped)
-        };
-        match mapped {
+        match dst.mapped {
             // SAFETY: the range is inside the mapped allocation and the queue is drained.
             Some(p) => unsafe {
                 std::ptr::copy_nonoverlapping(data.as_ptr(), p.add(offset as usize), data.len())
             },
-            None => self.staged(target, offset, &mut data.to_vec(), true)?,
+            None => self.staged(dst.buffer, offset, &mut data.to_vec(), true)?,
         }
         Ok(())
     }
 
-    fn read(&mut self, src: &Buffer, offset: u64, out: &mut [u8]) -> Result<()> {
-        self.check_range(src, offset, out.len() as u64, "read")?;
+    fn read(&mut self, src: &VkBuffer, offset: u64, out: &mut [u8]) -> Result<()> {
         self.flush()?;
-        let (target, mapped) = {
-            let b = self.buffer(src)?;
-            (b.buffer, b.mapped)
-        };
-        match mapped {
+        match src.mapped {
             // SAFETY: as for write.
             Some(p) => unsafe {
                 std::ptr::copy_nonoverlapping(p.add(offset as usize), out.as_mut_ptr(), out.len())
             },
-            None => self.staged(target, offset, out, false)?,
+            None => self.staged(src.buffer, offset, out, false)?,
         }
         Ok(())
     }
 
-    fn copy(
-        &mut self,
-        src: &Buffer,
-        src_offset: u64,
-        dst: &Buffer,
-        dst_offset: u64,
-        bytes: u64,
-    ) -> Result<()> {
-        self.check_range(src, src_offset, bytes, "copy source")?;
-        self.check_range(dst, dst_offset, bytes, "copy destination")?;
-        checks::no_overlap(NAME, src.id() == dst.id(), src_offset, dst_offset, bytes)?;
-        if bytes == 0 {
-            return Ok(());
-        }
-        let (s, d) = (self.buffer(src)?.buffer, self.buffer(dst)?.buffer);
+    fn copy(&mut self, c: Copy<'_, VkBuffer>) -> Result<()> {
         self.next_command()?;
         let region = vk::BufferCopy {
-            src_offset,
-            dst_offset,
-            size: bytes,
+            src_offset: c.src_offset,
+            dst_offset: c.dst_offset,
+            size: c.bytes,
         };
         // SAFETY: both buffers are alive and the regions lie inside them.
-        unsafe { self.device.cmd_copy_buffer(self.cmd, s, d, &[region]) };
+        unsafe {
+            self.device
+                .cmd_copy_buffer(self.cmd, c.src.buffer, c.dst.buffer, &[region])
+        };
         Ok(())
     }
 
-    fn compile(&mut self, source: &KernelSource) -> Result<Kernel> {
+    fn build(&mut self, source: &KernelSource) -> Result<Built<VkKernel>> {
         self.build_kernel(source)
     }
 
-    fn launch(&mut self, kernel: &Kernel, dims: Dims, args: &[Arg<'_>]) -> Result<()> {
-        let k = self.kernels.get(kernel.device(), kernel.id())?;
-        let (name, bindings) = (k.name.clone(), k.bindings);
+    fn launch(
+        &mut self,
+        kernel: &VkKernel,
+        name: &str,
+        dims: Dims,
+        args: &[NativeArg<'_, VkBuffer>],
+    ) -> Result<()> {
+        let bindings = kernel.bindings;
         let fail = |m: String| Error::invalid(NAME, format!("kernel `{name}`: {m}"));
-        checks::launch(NAME, &name, &dims, self.info.max_threads_per_group)?;
-        if (0..3).any(|i| dims.groups[i] > self.caps.max_groups[i]) {
-            return Err(fail(format!(
-                "{:?} groups exceeds maxComputeWorkGroupCount {:?}",
-                dims.groups, self.caps.max_groups
-            )));
-        }
         let (mut buffers, mut ids, mut push) = (Vec::new(), Vec::new(), Vec::new());
         for arg in args {
             match arg {
-                Arg::Buffer(b) => {
-                    let vb = self.buffer(b).map_err(|e| fail(e.to_string()))?;
-                    if vb.bytes > self.caps.max_storage_buffer_range {
-                        return Err(Error::unsupported(NAME, format!("kernel `{name}`: a {}-byte buffer exceeds maxStorageBufferRange ({} bytes)", vb.bytes, self.caps.max_storage_buffer_range)));
+                NativeArg::Buffer(b) => {
+                    let range = self.caps.max_storage_buffer_range;
+                    if b.bytes > range {
+                        return Err(Error::unsupported(
+                            NAME,
+                            format!(
+                                "kernel `{name}`: a {}-byte buffer exceeds maxStorageBufferRange ({range} bytes)",
+                                b.bytes
+                            ),
+                        ));
                     }
-                    buffers.push(vb.buffer);
-                    ids.push(b.id());
+                    buffers.push(b.memory.buffer);
+                    ids.push(b.id);
                 }
-                Arg::U32(v) => push.extend(v.to_le_bytes()),
-                Arg::I32(v) => push.extend(v.to_le_bytes()),
-                Arg::F32(v) => push.extend(v.to_le_bytes()),
+                NativeArg::U32(v) => push.extend(v.to_le_bytes()),
+                NativeArg::I32(v) => push.extend(v.to_le_bytes()),
+                NativeArg::F32(v) => push.extend(v.to_le_bytes()),
             }
         }
         if buffers.len() != bindings as usize {
@@ -159,8 +137,8 @@ impl Device for VkDevice {
                 push.len()
             )));
         }
-        let (pipeline, layout) = self.pipeline(kernel.id(), dims.threads)?;
-        let set = self.descriptor_set(kernel.id(), &buffers, ids)?;
+        let pipeline = self.pipeline(kernel, name, dims.threads)?;
+        let (layout, set) = (kernel.layout, self.descriptor_set(kernel, &buffers, ids)?);
         self.next_command()?;
         // SAFETY: pipeline, layout and set are alive and compatible; the command buffer
         // is recording.
@@ -194,7 +172,7 @@ impl Device for VkDevice {
         self.flush()
     }
 
-    fn record(&mut self) -> Result<Event> {
+    fn record(&mut self) -> Result<u32> {
         if !self.info.features.device_timers {
             return Err(Error::unsupported(
                 NAME,
@@ -202,7 +180,7 @@ impl Device for VkDevice {
             ));
         }
         if self.next_query >= QUERIES {
-            if !self.events.is_empty() {
+            if self.outstanding > 0 {
                 return Err(Error::invalid(
                     NAME,
                     format!("more than {QUERIES} events outstanding"),
@@ -228,13 +206,12 @@ impl Device for VkDevice {
                 slot,
             )
         };
-        let id = self.events.insert(slot);
-        Ok(Event::from_raw(self.id, id))
+        self.outstanding += 1;
+        Ok(slot)
     }
 
-    fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
-        let a = self.events.remove(start.device(), start.id())?;
-        let b = self.events.remove(end.device(), end.id())?;
+    fn elapsed(&mut self, a: u32, b: u32) -> Result<Duration> {
+        self.outstanding = self.outstanding.saturating_sub(2);
         self.flush()?;
         let mut ticks = [0u64; 1];
         let mut read = |slot: u32| {
@@ -262,10 +239,6 @@ impl Device for VkDevice {
             (delta as f64 * f64::from(self.caps.timestamp_period)) as u64,
         ))
     }
-
-    fn stats(&self) -> DeviceStats {
-        self.stats
-    }
 }
 
 impl Drop for VkDevice {
@@ -274,14 +247,15 @@ impl Drop for VkDevice {
         // destroyed before the device; the instance is destroyed after (its own Drop).
         unsafe {
             let _ = self.device.device_wait_idle();
-            for b in self.buffers.drain().chain(self.staging.take()) {
-                self.device.destroy_buffer(b.buffer, None);
-                self.device.free_memory(b.memory, None);
+            let staging = self.staging.take().map(|b| (b.buffer, b.memory));
+            for (buffer, memory) in self.live.drain().chain(staging) {
+                self.device.destroy_buffer(buffer, None);
+                self.device.free_memory(memory, None);
             }
-            for k in self.kernels.drain() {
-                for (_, p) in k.pipelines {
-                    self.device.destroy_pipeline(p, None);
-                }
+            for (_, p) in self.pipelines.drain() {
+                self.device.destroy_pipeline(p, None);
+            }
+            for k in self.built.drain(..) {
                 self.device.destroy_pipeline_layout(k.layout, None);
                 self.device
                     .destroy_descriptor_set_layout(k.set_layout, None);

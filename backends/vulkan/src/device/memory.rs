@@ -80,7 +80,6 @@ impl VkDevice {
                 Ok(mapped) => Ok(VkBuffer {
                     buffer,
                     memory,
-                    bytes,
                     mapped,
                 }),
                 Err(r) => {

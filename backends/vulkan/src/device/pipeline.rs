@@ -6,12 +6,12 @@ use super::*;
 impl VkDevice {
     pub(super) fn pipeline(
         &mut self,
-        kernel: u64,
+        k: &VkKernel,
+        name: &str,
         threads: [u32; 3],
-    ) -> Result<(vk::Pipeline, vk::PipelineLayout)> {
-        let k = self.kernels.get(self.id, kernel)?;
-        if let Some(&p) = k.pipelines.get(&threads) {
-            return Ok((p, k.layout));
+    ) -> Result<vk::Pipeline> {
+        if let Some(&p) = self.pipelines.get(&(k.shader, threads)) {
+            return Ok(p);
         }
         let mut values: Vec<(u32, u32)> = vec![(0, threads[0]), (1, threads[1]), (2, threads[2])];
         values.extend(k.spec.iter().copied());
@@ -43,30 +43,25 @@ impl VkDevice {
         }
         .map_err(|(_, r)| Error::Compile {
             backend: NAME.into(),
-            kernel: k.name.clone(),
+            kernel: name.into(),
             dialect: Dialect::SpirV,
             log: format!("vkCreateComputePipelines for work-group {threads:?}: {r}"),
         })?[0];
-        let layout = k.layout;
-        self.kernels
-            .get_mut(self.id, kernel)?
-            .pipelines
-            .insert(threads, pipeline);
-        Ok((pipeline, layout))
+        self.pipelines.insert((k.shader, threads), pipeline);
+        Ok(pipeline)
     }
 
     pub(super) fn descriptor_set(
         &mut self,
-        kernel: u64,
+        k: &VkKernel,
         buffers: &[vk::Buffer],
         ids: Vec<u64>,
     ) -> Result<vk::DescriptorSet> {
-        let key = (kernel, ids);
+        let key = (k.set_layout, ids);
         if let Some(&set) = self.sets.get(&key) {
             return Ok(set);
         }
-        let layout = self.kernels.get(self.id, kernel)?.set_layout;
-        let layouts = [layout];
+        let layouts = [k.set_layout];
         let info = vk::DescriptorSetAllocateInfo::default()
             .descriptor_pool(self.descriptor_pool)
             .set_layouts(&layouts);
@@ -118,25 +113,7 @@ impl VkDevice {
     }
 
     /// Validates, reflects and wraps a SPIR-V module (pipelines come per work-group size).
-    pub(super) fn build_kernel(&mut self, source: &KernelSource) -> Result<Kernel> {
-        if source.dialect != Dialect::SpirV {
-            return Err(Error::unsupported(
-                NAME,
-                format!(
-                    "kernel `{}`: Vulkan takes SPIR-V, not {}",
-                    source.name, source.dialect
-                ),
-            ));
-        }
-        let key = (
-            source.code.to_vec(),
-            source.defines.clone(),
-            source.entry.clone(),
-        );
-        if let Some(&id) = self.kernel_cache.get(&key) {
-            self.stats.compile_cache_hits += 1;
-            return Ok(Kernel::from_raw(self.id, id));
-        }
+    pub(super) fn build_kernel(&mut self, source: &KernelSource) -> Result<Built<VkKernel>> {
         let compile_error = |log: String| Error::Compile {
             backend: NAME.into(),
             kernel: source.name.clone(),
@@ -211,18 +188,15 @@ impl VkDevice {
                 .map_err(|r| vk_error("vkCreatePipelineLayout", r))?;
             (shader, set_layout, layout)
         };
-        let id = self.kernels.insert(VkKernel {
-            name: source.name.clone(),
+        let kernel = VkKernel {
             shader,
             set_layout,
             layout,
             bindings: module.bindings,
             spec,
-            pipelines: HashMap::new(),
-        });
-        self.kernel_cache.insert(key, id);
-        self.stats.compiles += 1;
-        Ok(Kernel::from_raw(self.id, id))
+        };
+        self.built.push(kernel.clone());
+        Ok(Built::new(kernel))
     }
 }
 

@@ -1,0 +1,342 @@
+//! The builtin ops' argument lists, typed. A builtin (`gemm_vendor` through cuBLAS or
+//! aclnn, the fused attentions, Ascend's `stream_copy`) is called with the kernel ABI's
+//! flat argument list; each struct here is that list for one op, encoded by the plans and
+//! decoded by the backends with the same code, so a plan and a backend cannot disagree
+//! on an argument's position. Generic over how a buffer is named: a plan's index, a
+//! [`crate::Buffer`], a backend's native memory.
+
+use crate::ArgOf;
+
+/// One builtin op's arguments.
+pub trait BuiltinArgs<B>: Sized {
+    /// The canonical kernel name the op is compiled under.
+    const KERNEL: &'static str;
+    /// The flat list, buffers first, as the kernel ABI orders it.
+    fn encode(self) -> Vec<ArgOf<B>>;
+    /// Reads the list back; the message names the op and the first argument that is wrong.
+    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String>;
+}
+
+/// Reads a flat argument list in order, naming what it expected where it fails.
+struct Reader<B> {
+    kernel: &'static str,
+    args: std::vec::IntoIter<ArgOf<B>>,
+    at: usize,
+}
+
+impl<B> Reader<B> {
+    fn new(kernel: &'static str, args: Vec<ArgOf<B>>) -> Self {
+        Reader {
+            kernel,
+            args: args.into_iter(),
+            at: 0,
+        }
+    }
+
+    fn next(&mut self, what: &str) -> Result<ArgOf<B>, String> {
+        self.at += 1;
+        self.args.next().ok_or_else(|| {
+            format!(
+                "{}: argument {} ({what}) is missing",
+                self.kernel,
+                self.at - 1
+            )
+        })
+    }
+
+    fn wrong(&self, what: &str) -> String {
+        format!("{}: argument {} should be {what}", self.kernel, self.at - 1)
+    }
+
+    fn buffer(&mut self, what: &str) -> Result<B, String> {
+        match self.next(what)? {
+            ArgOf::Buffer(b) => Ok(b),
+            _ => Err(self.wrong(&format!("the buffer {what}"))),
+        }
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, String> {
+        match self.next(what)? {
+            ArgOf::U32(v) => Ok(v),
+            _ => Err(self.wrong(&format!("the u32 {what}"))),
+        }
+    }
+
+    fn f32(&mut self, what: &str) -> Result<f32, String> {
+        match self.next(what)? {
+            ArgOf::F32(v) => Ok(v),
+            _ => Err(self.wrong(&format!("the f32 {what}"))),
+        }
+    }
+
+    fn end(mut self) -> Result<(), String> {
+        match self.args.next() {
+            None => Ok(()),
+            Some(_) => Err(format!(
+                "{}: {} arguments expected, more were given",
+                self.kernel, self.at
+            )),
+        }
+    }
+}
+
+/// `C = A·B`, row-major: A is M×K, B is K×N, C is M×N.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GemmArgs<B> {
+    pub a: B,
+    pub b: B,
+    pub c: B,
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+}
+
+impl<B> BuiltinArgs<B> for GemmArgs<B> {
+    const KERNEL: &'static str = "gemm_vendor";
+    fn encode(self) -> Vec<ArgOf<B>> {
+        use ArgOf::*;
+        vec![
+            Buffer(self.a),
+            Buffer(self.b),
+            Buffer(self.c),
+            U32(self.m),
+            U32(self.n),
+            U32(self.k),
+        ]
+    }
+    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String> {
+        let mut r = Reader::new(Self::KERNEL, args);
+        let g = GemmArgs {
+            a: r.buffer("A")?,
+            b: r.buffer("B")?,
+            c: r.buffer("C")?,
+            m: r.u32("M")?,
+            n: r.u32("N")?,
+            k: r.u32("K")?,
+        };
+        r.end()?;
+        Ok(g)
+    }
+}
+
+/// The attention heads' shape, shared by prefill and decode: `batch` sequences of `heads`
+/// query heads over `kv_heads` key/value heads (grouped-query when fewer), `keys` positions
+/// of `head_dim` elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heads {
+    pub batch: u32,
+    pub heads: u32,
+    pub kv_heads: u32,
+    pub keys: u32,
+    pub head_dim: u32,
+}
+
+impl Heads {
+    fn encode<B>(self) -> [ArgOf<B>; 5] {
+        [
+            self.batch,
+            self.heads,
+            self.kv_heads,
+            self.keys,
+            self.head_dim,
+        ]
+        .map(ArgOf::U32)
+    }
+
+    fn decode<B>(r: &mut Reader<B>, keys: &str) -> Result<Self, String> {
+        Ok(Heads {
+            batch: r.u32("batch")?,
+            heads: r.u32("heads")?,
+            kv_heads: r.u32("kv_heads")?,
+            keys: r.u32(keys)?,
+            head_dim: r.u32("head_dim")?,
+        })
+    }
+}
+
+/// Fused prefill attention `O = softmax(Q·Kᵀ·scale [causal]) V`, queries = keys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttnPrefillArgs<B> {
+    pub q: B,
+    pub k: B,
+    pub v: B,
+    pub o: B,
+    pub heads: Heads,
+    pub causal: bool,
+    pub scale: f32,
+}
+
+impl<B> BuiltinArgs<B> for AttnPrefillArgs<B> {
+    const KERNEL: &'static str = "attn_prefill_vendor";
+    fn encode(self) -> Vec<ArgOf<B>> {
+        use ArgOf::*;
+        let mut v = vec![
+            Buffer(self.q),
+            Buffer(self.k),
+            Buffer(self.v),
+            Buffer(self.o),
+        ];
+        v.extend(self.heads.encode());
+        v.extend([U32(u32::from(self.causal)), F32(self.scale)]);
+        v
+    }
+    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String> {
+        let mut r = Reader::new(Self::KERNEL, args);
+        let a = AttnPrefillArgs {
+            q: r.buffer("Q")?,
+            k: r.buffer("K")?,
+            v: r.buffer("V")?,
+            o: r.buffer("O")?,
+            heads: Heads::decode(&mut r, "sequence length")?,
+            causal: r.u32("causal")? != 0,
+            scale: r.f32("scale")?,
+        };
+        r.end()?;
+        Ok(a)
+    }
+}
+
+/// Fused decode attention: one query per sequence over a `keys`-long KV cache.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttnDecodeArgs<B> {
+    pub q: B,
+    pub k: B,
+    pub v: B,
+    pub o: B,
+    pub heads: Heads,
+    pub scale: f32,
+}
+
+impl<B> BuiltinArgs<B> for AttnDecodeArgs<B> {
+    const KERNEL: &'static str = "attn_decode_vendor";
+    fn encode(self) -> Vec<ArgOf<B>> {
+        use ArgOf::*;
+        let mut v = vec![
+            Buffer(self.q),
+            Buffer(self.k),
+            Buffer(self.v),
+            Buffer(self.o),
+        ];
+        v.extend(self.heads.encode());
+        v.push(F32(self.scale));
+        v
+    }
+    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String> {
+        let mut r = Reader::new(Self::KERNEL, args);
+        let a = AttnDecodeArgs {
+            q: r.buffer("Q")?,
+            k: r.buffer("K")?,
+            v: r.buffer("V")?,
+            o: r.buffer("O")?,
+            heads: Heads::decode(&mut r, "cache length")?,
+            scale: r.f32("scale")?,
+        };
+        r.end()?;
+        Ok(a)
+    }
+}
+
+/// `dst[i] = src[i]` for `n` f32 elements.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamCopyArgs<B> {
+    pub src: B,
+    pub dst: B,
+    pub n: u32,
+}
+
+impl<B> BuiltinArgs<B> for StreamCopyArgs<B> {
+    const KERNEL: &'static str = "stream_copy";
+    fn encode(self) -> Vec<ArgOf<B>> {
+        vec![
+            ArgOf::Buffer(self.src),
+            ArgOf::Buffer(self.dst),
+            ArgOf::U32(self.n),
+        ]
+    }
+    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String> {
+        let mut r = Reader::new(Self::KERNEL, args);
+        let a = StreamCopyArgs {
+            src: r.buffer("src")?,
+            dst: r.buffer("dst")?,
+            n: r.u32("n")?,
+        };
+        r.end()?;
+        Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_reads_back_what_it_wrote() {
+        let g = GemmArgs {
+            a: 0usize,
+            b: 1,
+            c: 2,
+            m: 3,
+            n: 4,
+            k: 5,
+        };
+        assert_eq!(GemmArgs::decode(g.encode()), Ok(g));
+        let heads = Heads {
+            batch: 1,
+            heads: 8,
+            kv_heads: 2,
+            keys: 512,
+            head_dim: 64,
+        };
+        let p = AttnPrefillArgs {
+            q: 0usize,
+            k: 1,
+            v: 2,
+            o: 3,
+            heads,
+            causal: true,
+            scale: 0.125,
+        };
+        assert_eq!(AttnPrefillArgs::decode(p.encode()), Ok(p));
+        let d = AttnDecodeArgs {
+            q: 0usize,
+            k: 1,
+            v: 2,
+            o: 3,
+            heads,
+            scale: 0.125,
+        };
+        assert_eq!(AttnDecodeArgs::decode(d.encode()), Ok(d));
+        let s = StreamCopyArgs {
+            src: 0usize,
+            dst: 1,
+            n: 9,
+        };
+        assert_eq!(StreamCopyArgs::decode(s.encode()), Ok(s));
+    }
+
+    #[test]
+    fn a_misplaced_argument_is_named() {
+        let mut args = GemmArgs {
+            a: 0usize,
+            b: 1,
+            c: 2,
+            m: 3,
+            n: 4,
+            k: 5,
+        }
+        .encode();
+        args.swap(2, 3);
+        let e = GemmArgs::decode(args).unwrap_err();
+        assert!(e.contains("argument 2") && e.contains("buffer C"), "{e}");
+        let mut args = StreamCopyArgs {
+            src: 0usize,
+            dst: 1,
+            n: 9,
+        }
+        .encode();
+        args.pop();
+        assert!(StreamCopyArgs::decode(args)
+            .unwrap_err()
+            .contains("missing"));
+    }
+}
