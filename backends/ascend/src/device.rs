@@ -6,36 +6,50 @@ use std::ffi::{c_void, CString};
 use std::sync::Arc;
 use std::time::Duration;
 
-use halbench_hal::{
-    checks, Arg, Buffer, DType, Device, DeviceId, DeviceInfo, DeviceStats, Dialect, Dims, Error,
-    Event, Kernel, KernelSource, Result, Slab,
-};
+use std::collections::HashSet;
+
+use halbench_hal::layer::{Built, Copy, Layered, Native, NativeArg, Primitives};
+use halbench_hal::ops::{AttnDecodeArgs, AttnPrefillArgs, BuiltinArgs, GemmArgs, StreamCopyArgs};
+use halbench_hal::{DType, DeviceInfo, Dims, Error, KernelSource, Result};
 
 use crate::acl::*;
 use crate::NAME;
 
 /// A builtin kernel: what it computes, for which dtype.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Op {
+pub enum Op {
     StreamCopy,
     Matmul(DType),
     Prefill(DType),
     Decode(DType),
 }
 
+/// Device memory from aclrtMalloc.
 #[derive(Debug)]
-pub(crate) struct AscendDevice {
+pub struct AclMemory(*mut c_void);
+
+// SAFETY: a device address; the device's `&mut self` serialises every use.
+unsafe impl Send for AclMemory {}
+
+/// A recorded event.
+#[derive(Debug)]
+pub struct AclTimestamp(AclEvent);
+
+// SAFETY: as for AclMemory.
+unsafe impl Send for AclTimestamp {}
+
+/// The primitives of one Ascend device; [`Layered`] keeps the contract around them.
+#[derive(Debug)]
+pub struct AscendDevice {
     acl: Arc<Acl>,
     ordinal: i32,
-    id: DeviceId,
     info: DeviceInfo,
     stream: Stream,
-    buffers: Slab<(*mut c_void, u64)>,
-    kernels: Slab<Op>,
-    events: Slab<AclEvent>,
+    /// Every live allocation and event, for teardown.
+    live: HashSet<usize>,
+    events: HashSet<usize>,
     /// Causal masks by sequence length, made once (u8, 1 = masked).
     masks: Vec<(u64, *mut c_void)>,
-    compiles: u64,
 }
 
 // SAFETY: ACL handles may be used from any thread once the device is current there;
@@ -61,7 +75,7 @@ pub(crate) fn check(acl: &Acl, code: AclError, what: &str) -> Result<()> {
 }
 
 impl AscendDevice {
-    pub(crate) fn open(acl: Arc<Acl>, ordinal: i32, info: DeviceInfo) -> Result<Self> {
+    pub(crate) fn open(acl: Arc<Acl>, ordinal: i32, info: DeviceInfo) -> Result<Layered<Self>> {
         // SAFETY: plain ACL calls with valid out-pointers.
         unsafe {
             check(&acl, (acl.aclrtSetDevice)(ordinal), "aclrtSetDevice")?;
@@ -71,19 +85,15 @@ impl AscendDevice {
                 (acl.aclrtCreateStream)(&mut stream),
                 "aclrtCreateStream",
             )?;
-            let id = DeviceId::fresh();
-            Ok(AscendDevice {
+            Ok(Layered::new(AscendDevice {
                 ordinal,
-                id,
                 info,
                 stream,
-                buffers: Slab::new(NAME, "buffer", id),
-                kernels: Slab::new(NAME, "kernel", id),
-                events: Slab::new(NAME, "event", id),
+                live: HashSet::new(),
+                events: HashSet::new(),
                 masks: Vec::new(),
-                compiles: 0,
                 acl,
-            })
+            }))
         }
     }
 
@@ -97,10 +107,6 @@ impl AscendDevice {
             unsafe { (self.acl.aclrtSetDevice)(self.ordinal) },
             "aclrtSetDevice",
         )
-    }
-
-    fn buffer(&self, b: &Buffer) -> Result<(*mut c_void, u64)> {
-        self.buffers.get(b.device(), b.id()).copied()
     }
 
     fn wait(&self) -> Result<()> {
@@ -372,14 +378,14 @@ impl Drop for AscendDevice {
         unsafe {
             let _ = (self.acl.aclrtSetDevice)(self.ordinal);
             let _ = (self.acl.aclrtSynchronizeStream)(self.stream);
-            for (p, _) in self.buffers.drain() {
-                (self.acl.aclrtFree)(p);
+            for p in self.live.drain() {
+                (self.acl.aclrtFree)(p as *mut c_void);
             }
             for (_, p) in self.masks.drain(..) {
                 (self.acl.aclrtFree)(p);
             }
             for e in self.events.drain() {
-                (self.acl.aclrtDestroyEvent)(e);
+                (self.acl.aclrtDestroyEvent)(e as AclEvent);
             }
             (self.acl.aclrtDestroyStream)(self.stream);
             (self.acl.aclrtResetDevice)(self.ordinal);
@@ -387,48 +393,56 @@ impl Drop for AscendDevice {
     }
 }
 
-fn u(args: &[Arg<'_>], i: usize) -> Result<u64> {
-    match args.get(i) {
-        Some(Arg::U32(v)) => Ok(u64::from(*v)),
-        _ => Err(Error::invalid(
-            NAME,
-            format!("argument {i} should be a u32"),
-        )),
-    }
+/// A builtin's arguments, typed by the op's own decoder.
+fn decode<'a, A: BuiltinArgs<Native<'a, AclMemory>>>(
+    args: &[NativeArg<'a, AclMemory>],
+) -> Result<A> {
+    A::decode(args.to_vec()).map_err(|e| Error::invalid(NAME, e))
 }
 
-impl Device for AscendDevice {
+/// A buffer's address, after checking it holds `len` bytes.
+fn sized(b: Native<'_, AclMemory>, len: u64, what: &str) -> Result<*mut c_void> {
+    halbench_hal::checks::range(NAME, b.bytes, 0, len, what).map(|_| b.memory.0)
+}
+
+impl Primitives for AscendDevice {
+    type Memory = AclMemory;
+    type Kernel = Op;
+    type Timestamp = AclTimestamp;
+
+    fn backend(&self) -> &'static str {
+        NAME
+    }
+
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
-    fn alloc(&mut self, bytes: u64) -> Result<Buffer> {
-        checks::alloc_size(NAME, bytes, self.info.memory_bytes, "device memory")?;
+    fn alloc(&mut self, bytes: u64) -> Result<AclMemory> {
         self.current()?;
         let mut p: *mut c_void = std::ptr::null_mut();
         // SAFETY: out-pointer valid.
         let code =
             unsafe { (self.acl.aclrtMalloc)(&mut p, bytes as usize, ACL_MEM_MALLOC_HUGE_FIRST) };
         self.ok(code, "aclrtMalloc")?;
-        Ok(Buffer::from_raw(self.id, self.buffers.insert((p, bytes))))
+        self.live.insert(p as usize);
+        Ok(AclMemory(p))
     }
 
-    fn free(&mut self, buffer: Buffer) -> Result<()> {
-        let (p, _) = self.buffers.remove(buffer.device(), buffer.id())?;
+    fn release(&mut self, _id: u64, memory: AclMemory) -> Result<()> {
         self.wait()?;
-        // SAFETY: allocated by aclrtMalloc, removed from the slab: freed once.
-        self.ok(unsafe { (self.acl.aclrtFree)(p) }, "aclrtFree")
+        self.live.remove(&(memory.0 as usize));
+        // SAFETY: allocated by aclrtMalloc, released by the layer once: freed once.
+        self.ok(unsafe { (self.acl.aclrtFree)(memory.0) }, "aclrtFree")
     }
 
-    fn write(&mut self, dst: &Buffer, offset: u64, data: &[u8]) -> Result<()> {
-        let (p, size) = self.buffer(dst)?;
-        let r = checks::range(NAME, size, offset, data.len() as u64, "write")?;
+    fn write(&mut self, dst: &AclMemory, offset: u64, data: &[u8]) -> Result<()> {
         self.wait()?;
-        // SAFETY: the range was checked against the allocation.
+        // SAFETY: the layer checked the range against the allocation.
         let code = unsafe {
             (self.acl.aclrtMemcpy)(
-                p.cast::<u8>().add(r.start as usize).cast(),
-                (size - r.start) as usize,
+                dst.0.cast::<u8>().add(offset as usize).cast(),
+                data.len(),
                 data.as_ptr().cast(),
                 data.len(),
                 ACL_MEMCPY_HOST_TO_DEVICE,
@@ -437,16 +451,14 @@ impl Device for AscendDevice {
         self.ok(code, "aclrtMemcpy (host to device)")
     }
 
-    fn read(&mut self, src: &Buffer, offset: u64, out: &mut [u8]) -> Result<()> {
-        let (p, size) = self.buffer(src)?;
-        let r = checks::range(NAME, size, offset, out.len() as u64, "read")?;
+    fn read(&mut self, src: &AclMemory, offset: u64, out: &mut [u8]) -> Result<()> {
         self.wait()?;
         // SAFETY: as above.
         let code = unsafe {
             (self.acl.aclrtMemcpy)(
                 out.as_mut_ptr().cast(),
                 out.len(),
-                p.cast::<u8>().add(r.start as usize).cast(),
+                src.0.cast::<u8>().add(offset as usize).cast(),
                 out.len(),
                 ACL_MEMCPY_DEVICE_TO_HOST,
             )
@@ -454,25 +466,14 @@ impl Device for AscendDevice {
         self.ok(code, "aclrtMemcpy (device to host)")
     }
 
-    fn copy(
-        &mut self,
-        src: &Buffer,
-        src_offset: u64,
-        dst: &Buffer,
-        dst_offset: u64,
-        bytes: u64,
-    ) -> Result<()> {
-        let ((s, ssize), (d, dsize)) = (self.buffer(src)?, self.buffer(dst)?);
-        let rs = checks::range(NAME, ssize, src_offset, bytes, "copy source")?;
-        let rd = checks::range(NAME, dsize, dst_offset, bytes, "copy destination")?;
-        checks::no_overlap(NAME, src.id() == dst.id(), rs.start, rd.start, bytes)?;
-        // SAFETY: both ranges checked.
+    fn copy(&mut self, c: Copy<'_, AclMemory>) -> Result<()> {
+        // SAFETY: the layer checked both ranges.
         let code = unsafe {
             (self.acl.aclrtMemcpyAsync)(
-                d.cast::<u8>().add(rd.start as usize).cast(),
-                (dsize - rd.start) as usize,
-                s.cast::<u8>().add(rs.start as usize).cast(),
-                bytes as usize,
+                c.dst.0.cast::<u8>().add(c.dst_offset as usize).cast(),
+                c.bytes as usize,
+                c.src.0.cast::<u8>().add(c.src_offset as usize).cast(),
+                c.bytes as usize,
                 ACL_MEMCPY_DEVICE_TO_DEVICE,
                 self.stream,
             )
@@ -480,31 +481,19 @@ impl Device for AscendDevice {
         self.ok(code, "aclrtMemcpyAsync (device to device)")
     }
 
-    fn compile(&mut self, source: &KernelSource) -> Result<Kernel> {
-        if source.dialect != Dialect::Builtin {
-            return Err(Error::unsupported(
-                NAME,
-                format!("dialect {}", source.dialect),
-            ));
-        }
-        let dtype = match source.define("T").unwrap_or("f32") {
-            "f32" => DType::F32,
-            "f16" => DType::F16,
-            "bf16" => DType::BF16,
-            other => {
-                return Err(Error::Compile {
-                    backend: NAME.into(),
-                    kernel: source.name.clone(),
-                    dialect: Dialect::Builtin,
-                    log: format!("unknown dtype T={other}"),
-                })
-            }
-        };
+    fn build(&mut self, source: &KernelSource) -> Result<Built<Op>> {
+        let t = source.define("T").unwrap_or("f32");
+        let dtype = t.parse::<DType>().map_err(|log| Error::Compile {
+            backend: NAME.into(),
+            kernel: source.name.clone(),
+            dialect: source.dialect,
+            log,
+        })?;
         let op = match (source.name.as_str(), dtype) {
-            ("stream_copy", DType::F32) => Op::StreamCopy,
-            ("gemm_vendor", d) => Op::Matmul(d),
-            ("attn_prefill_vendor", d) => Op::Prefill(d),
-            ("attn_decode_vendor", d) => Op::Decode(d),
+            (StreamCopyArgs::<()>::KERNEL, DType::F32) => Op::StreamCopy,
+            (GemmArgs::<()>::KERNEL, d) => Op::Matmul(d),
+            (AttnPrefillArgs::<()>::KERNEL, d) => Op::Prefill(d),
+            (AttnDecodeArgs::<()>::KERNEL, d) => Op::Decode(d),
             (name, d) => {
                 return Err(Error::unsupported(
                     NAME,
@@ -512,52 +501,28 @@ impl Device for AscendDevice {
                 ))
             }
         };
-        self.compiles += 1;
-        Ok(Kernel::from_raw(self.id, self.kernels.insert(op)))
+        Ok(Built::new(op))
     }
 
-    fn launch(&mut self, kernel: &Kernel, _dims: Dims, args: &[Arg<'_>]) -> Result<()> {
-        let op = *self.kernels.get(kernel.device(), kernel.id())?;
-        let mut sized = Vec::new();
-        for a in args {
-            if let Arg::Buffer(b) = a {
-                sized.push(self.buffer(b)?);
-            }
-        }
-        let ptrs: Vec<*mut c_void> = sized.iter().map(|b| b.0).collect();
-        let bufs = ptrs.len();
-        let scalars: Vec<Arg<'_>> = args
-            .iter()
-            .filter(|a| !matches!(a, Arg::Buffer(_)))
-            .copied()
-            .collect();
-        let need = |n: usize| {
-            if bufs == n {
-                Ok(())
-            } else {
-                Err(Error::invalid(
-                    NAME,
-                    format!("{op:?} takes {n} buffers, got {bufs}"),
-                ))
-            }
-        };
+    fn launch(
+        &mut self,
+        op: &Op,
+        _name: &str,
+        _dims: Dims,
+        args: &[NativeArg<'_, AclMemory>],
+    ) -> Result<()> {
         self.current()?;
-        match op {
+        match *op {
             Op::StreamCopy => {
-                need(2)?;
-                let n = u(&scalars, 0)? * 4;
-                if n > sized[0].1.min(sized[1].1) {
-                    return Err(Error::invalid(
-                        NAME,
-                        format!("stream_copy of {n} bytes overruns its buffers"),
-                    ));
-                }
+                let a: StreamCopyArgs<_> = decode(args)?;
+                let n = u64::from(a.n) * 4;
+                let (src, dst) = (sized(a.src, n, "src")?, sized(a.dst, n, "dst")?);
                 // SAFETY: n bytes lie in both buffers (checked above).
                 let code = unsafe {
                     (self.acl.aclrtMemcpyAsync)(
-                        ptrs[1],
-                        sized[1].1 as usize,
-                        ptrs[0],
+                        dst,
+                        n as usize,
+                        src,
                         n as usize,
                         ACL_MEMCPY_DEVICE_TO_DEVICE,
                         self.stream,
@@ -566,39 +531,36 @@ impl Device for AscendDevice {
                 self.ok(code, "aclrtMemcpyAsync (stream_copy)")
             }
             Op::Matmul(d) => {
-                need(3)?;
-                let (m, n, k) = (u(&scalars, 0)?, u(&scalars, 1)?, u(&scalars, 2)?);
-                self.matmul(d, [ptrs[0], ptrs[1], ptrs[2]], m, n, k)
+                let g: GemmArgs<_> = decode(args)?;
+                let (m, n, k) = (u64::from(g.m), u64::from(g.n), u64::from(g.k));
+                let size = d.size() as u64;
+                let ptrs = [
+                    sized(g.a, m * k * size, "A")?,
+                    sized(g.b, k * n * size, "B")?,
+                    sized(g.c, m * n * size, "C")?,
+                ];
+                self.matmul(d, ptrs, m, n, k)
             }
             Op::Prefill(d) => {
-                need(4)?;
-                let [b, h, hkv, s, dd, causal] = [0, 1, 2, 3, 4, 5].map(|i| u(&scalars, i));
-                let scale = match scalars.get(6) {
-                    Some(Arg::F32(v)) => *v,
-                    _ => return Err(Error::invalid(NAME, "argument 6 should be the f32 scale")),
-                };
-                let s = s?;
+                let a: AttnPrefillArgs<_> = decode(args)?;
+                let x = a.heads;
                 self.attention(
                     d,
-                    [ptrs[0], ptrs[1], ptrs[2], ptrs[3]],
-                    [b?, h?, hkv?, s, s, dd?],
-                    causal? != 0,
-                    scale,
+                    [a.q.memory.0, a.k.memory.0, a.v.memory.0, a.o.memory.0],
+                    [x.batch, x.heads, x.kv_heads, x.keys, x.keys, x.head_dim].map(u64::from),
+                    a.causal,
+                    a.scale,
                 )
             }
             Op::Decode(d) => {
-                need(4)?;
-                let [b, h, hkv, l, dd] = [0, 1, 2, 3, 4].map(|i| u(&scalars, i));
-                let scale = match scalars.get(5) {
-                    Some(Arg::F32(v)) => *v,
-                    _ => return Err(Error::invalid(NAME, "argument 5 should be the f32 scale")),
-                };
+                let a: AttnDecodeArgs<_> = decode(args)?;
+                let x = a.heads;
                 self.attention(
                     d,
-                    [ptrs[0], ptrs[1], ptrs[2], ptrs[3]],
-                    [b?, h?, hkv?, 1, l?, dd?],
+                    [a.q.memory.0, a.k.memory.0, a.v.memory.0, a.o.memory.0],
+                    [x.batch, x.heads, x.kv_heads, 1, x.keys, x.head_dim].map(u64::from),
                     false,
-                    scale,
+                    a.scale,
                 )
             }
         }
@@ -608,52 +570,41 @@ impl Device for AscendDevice {
         self.wait()
     }
 
-    fn record(&mut self) -> Result<Event> {
+    fn record(&mut self) -> Result<AclTimestamp> {
         let mut e: AclEvent = std::ptr::null_mut();
         // SAFETY: out-pointer valid; recorded on this device's stream.
         unsafe {
             self.ok((self.acl.aclrtCreateEvent)(&mut e), "aclrtCreateEvent")?;
+            self.events.insert(e as usize);
             self.ok(
                 (self.acl.aclrtRecordEvent)(e, self.stream),
                 "aclrtRecordEvent",
             )?;
         }
-        Ok(Event::from_raw(self.id, self.events.insert(e)))
+        Ok(AclTimestamp(e))
     }
 
-    fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
-        let s = self.events.remove(start.device(), start.id());
-        let e = self.events.remove(end.device(), end.id());
-        let destroy = |acl: &Acl, ev: &Result<AclEvent>| {
-            if let Ok(ev) = ev {
-                // SAFETY: created by aclrtCreateEvent, removed from the slab: destroyed once.
-                unsafe { (acl.aclrtDestroyEvent)(*ev) };
-            }
-        };
-        let result = (|| {
-            let (s, e) = (s.clone()?, e.clone()?);
-            let mut ms = 0f32;
-            // SAFETY: both events recorded on this stream.
-            unsafe {
-                self.ok((self.acl.aclrtSynchronizeEvent)(e), "aclrtSynchronizeEvent")?;
+    fn elapsed(&mut self, s: AclTimestamp, e: AclTimestamp) -> Result<Duration> {
+        let mut ms = 0f32;
+        // SAFETY: both events recorded on this stream.
+        let result = unsafe {
+            self.ok(
+                (self.acl.aclrtSynchronizeEvent)(e.0),
+                "aclrtSynchronizeEvent",
+            )
+            .and_then(|()| {
                 self.ok(
-                    (self.acl.aclrtEventElapsedTime)(&mut ms, s, e),
+                    (self.acl.aclrtEventElapsedTime)(&mut ms, s.0, e.0),
                     "aclrtEventElapsedTime",
-                )?;
+                )
+            })
+        };
+        for ev in [s.0, e.0] {
+            if self.events.remove(&(ev as usize)) {
+                // SAFETY: created by aclrtCreateEvent and consumed here: destroyed once.
+                unsafe { (self.acl.aclrtDestroyEvent)(ev) };
             }
-            Ok(Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3))
-        })();
-        destroy(&self.acl, &s);
-        destroy(&self.acl, &e);
-        result
-    }
-
-    fn stats(&self) -> DeviceStats {
-        DeviceStats {
-            compiles: self.compiles,
-            compile_cache_hits: 0,
-            live_buffers: self.buffers.len() as u64,
-            live_bytes: self.buffers.iter().map(|(_, (_, b))| *b).sum(),
         }
+        result.map(|()| Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3))
     }
 }
