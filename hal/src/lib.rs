@@ -43,6 +43,7 @@ pub mod host;
 mod info;
 pub mod layer;
 pub mod ops;
+pub mod skeleton;
 mod slab;
 mod types;
 

@@ -44,6 +44,7 @@ impl fmt::Display for Dialect {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum DType {
     F32,
     F16,
@@ -65,6 +66,46 @@ impl DType {
             DType::F32 => "f32",
             DType::F16 => "f16",
             DType::BF16 => "bf16",
+        }
+    }
+
+    // What follows is everything halbench knows about a dtype, here so that a new one is
+    // added in this file (the compiler points at each match) and not across the crates.
+
+    /// Unit roundoff: the largest relative error of one rounding to this type.
+    pub fn unit_roundoff(self) -> f64 {
+        match self {
+            DType::F32 => f64::powi(2.0, -24),
+            DType::F16 => f64::powi(2.0, -11),
+            DType::BF16 => f64::powi(2.0, -8),
+        }
+    }
+
+    /// Writes `v`, rounded to this type, as `size()` little-endian bytes.
+    pub fn encode(self, v: f32, out: &mut [u8]) {
+        match self {
+            DType::F32 => out.copy_from_slice(&v.to_le_bytes()),
+            DType::F16 => out.copy_from_slice(&half::f16::from_f32(v).to_le_bytes()),
+            DType::BF16 => out.copy_from_slice(&half::bf16::from_f32(v).to_le_bytes()),
+        }
+    }
+
+    /// Reads one element of `size()` little-endian bytes, widened to f64.
+    pub fn decode(self, e: &[u8]) -> f64 {
+        match self {
+            DType::F32 => f64::from(f32::from_le_bytes([e[0], e[1], e[2], e[3]])),
+            DType::F16 => f64::from(half::f16::from_le_bytes([e[0], e[1]]).to_f32()),
+            DType::BF16 => f64::from(half::bf16::from_le_bytes([e[0], e[1]]).to_f32()),
+        }
+    }
+
+    /// The C-like dialects' storage type for this dtype, given the dialect's names for
+    /// the 16-bit ones, and the `DTYPE_*` flag the kernels branch on.
+    pub fn c_type<'a>(self, half: &'a str, bf16: &'a str) -> (&'a str, &'static str) {
+        match self {
+            DType::F32 => ("float", "DTYPE_F32"),
+            DType::F16 => (half, "DTYPE_F16"),
+            DType::BF16 => (bf16, "DTYPE_BF16"),
         }
     }
 }

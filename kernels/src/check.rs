@@ -21,11 +21,7 @@ pub struct Validation {
 
 /// Unit roundoff of a dtype: the largest relative error of one rounding.
 pub fn unit_roundoff(dtype: DType) -> f64 {
-    match dtype {
-        DType::F32 => f64::powi(2.0, -24),
-        DType::F16 => f64::powi(2.0, -11),
-        DType::BF16 => f64::powi(2.0, -8),
-    }
+    dtype.unit_roundoff()
 }
 
 /// Tolerance for one output of a reduction of `len` terms whose absolute values sum to

@@ -2,7 +2,7 @@
 //! (a zero page compresses, and some devices would then report inflated bandwidth).
 
 use halbench_hal::DType;
-use half::{bf16, f16};
+
 use rayon::prelude::*;
 
 /// xorshift64*: tiny, fast, and the same on every platform.
@@ -66,22 +66,14 @@ pub fn random(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn encode_into(dtype: DType, v: f32, out: &mut [u8]) {
-    match dtype {
-        DType::F32 => out.copy_from_slice(&v.to_le_bytes()),
-        DType::F16 => out.copy_from_slice(&f16::from_f32(v).to_le_bytes()),
-        DType::BF16 => out.copy_from_slice(&bf16::from_f32(v).to_le_bytes()),
-    }
+    dtype.encode(v, out)
 }
 
 /// Element `i` of an encoded array, widened to f64.
 pub fn get(dtype: DType, bytes: &[u8], i: usize) -> f64 {
     let size = dtype.size();
     let e = &bytes[i * size..(i + 1) * size];
-    match dtype {
-        DType::F32 => f64::from(f32::from_le_bytes([e[0], e[1], e[2], e[3]])),
-        DType::F16 => f64::from(f16::from_le_bytes([e[0], e[1]]).to_f32()),
-        DType::BF16 => f64::from(bf16::from_le_bytes([e[0], e[1]]).to_f32()),
-    }
+    dtype.decode(e)
 }
 
 /// A whole encoded array widened to f64.

@@ -144,11 +144,7 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
 /// The defines that select a dtype in C-like dialects: the storage type `T` and a
 /// `DTYPE_*` flag.
 fn c_dtype_defines(dtype: DType, half: &str, bf16: &str) -> Vec<(String, String)> {
-    let (t, flag) = match dtype {
-        DType::F32 => ("float", "DTYPE_F32"),
-        DType::F16 => (half, "DTYPE_F16"),
-        DType::BF16 => (bf16, "DTYPE_BF16"),
-    };
+    let (t, flag) = dtype.c_type(half, bf16);
     vec![("T".into(), t.into()), (flag.into(), "1".into())]
 }
 

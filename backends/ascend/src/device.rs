@@ -153,7 +153,7 @@ impl AscendDevice {
         n: u64,
         k: u64,
     ) -> Result<()> {
-        let t = acl_dtype(dtype);
+        let t = acl_dtype(dtype)?;
         let (m, n, k) = (m as i64, n as i64, k as i64);
         let mut owned = Tensors::new(&self.acl);
         let ta = owned.tensor(&[m, k], t, a)?;
@@ -214,7 +214,7 @@ impl AscendDevice {
         causal: bool,
         scale: f32,
     ) -> Result<()> {
-        let t = acl_dtype(dtype);
+        let t = acl_dtype(dtype)?;
         let [b, h, hkv, sq, skv, d] = [b, h, hkv, sq, skv, d].map(|v| v as i64);
         let mask = if causal {
             Some(self.causal_mask(sq as u64)?)
@@ -364,11 +364,15 @@ impl Drop for Tensors {
     }
 }
 
-fn acl_dtype(d: DType) -> i32 {
+fn acl_dtype(d: DType) -> Result<i32> {
     match d {
-        DType::F32 => ACL_FLOAT,
-        DType::F16 => ACL_FLOAT16,
-        DType::BF16 => ACL_BF16,
+        DType::F32 => Ok(ACL_FLOAT),
+        DType::F16 => Ok(ACL_FLOAT16),
+        DType::BF16 => Ok(ACL_BF16),
+        other => Err(Error::unsupported(
+            NAME,
+            format!("no aclnn type for {other}"),
+        )),
     }
 }
 
@@ -489,6 +493,7 @@ impl Primitives for AscendDevice {
             dialect: source.dialect,
             log,
         })?;
+        acl_dtype(dtype)?;
         let op = match (source.name.as_str(), dtype) {
             (StreamCopyArgs::<()>::KERNEL, DType::F32) => Op::StreamCopy,
             (GemmArgs::<()>::KERNEL, d) => Op::Matmul(d),

@@ -145,6 +145,12 @@ impl CudaDevice {
             DType::F32 => blas_sys::cudaDataType::CUDA_R_32F,
             DType::F16 => blas_sys::cudaDataType::CUDA_R_16F,
             DType::BF16 => blas_sys::cudaDataType::CUDA_R_16BF,
+            other => {
+                return Err(Error::unsupported(
+                    NAME,
+                    format!("gemm_vendor: no cuBLAS type for {other}"),
+                ))
+            }
         };
         let (alpha, beta) = (1.0f32, 0.0f32);
         let dim = |v: u64| i32::try_from(v).map_err(|_| bad());

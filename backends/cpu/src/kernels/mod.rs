@@ -56,6 +56,12 @@ macro_rules! by_dtype {
             DType::F32 => $module::$f::<f32> as KernelFn,
             DType::F16 => $module::$f::<f16> as KernelFn,
             DType::BF16 => $module::$f::<bf16> as KernelFn,
+            other => {
+                return Err(Error::unsupported(
+                    "cpu",
+                    format!("no cpu kernel for dtype {other}"),
+                ))
+            }
         }
     };
 }
