@@ -19,8 +19,12 @@
 //!
 //!   Handles: Buffer, Kernel, Event — opaque ids tagged with their device, not Clone.
 //!   free(Buffer) and elapsed(Event, Event) consume them; a handle from another device,
-//!   or one already freed, is Error::InvalidArgument, never a panic or UB. Backends keep
-//!   native objects in a `Slab`, which makes that so, and check arguments with `checks`.
+//!   or one already freed, is Error::InvalidArgument, never a panic or UB.
+//!
+//!   Layered<P> (layer.rs) is that contract, written once: a backend implements
+//!   Primitives on its native objects and Layered keeps the handles (one Slab per
+//!   kind), the checks (checks.rs), the compile cache and the stats.
+//!   ops.rs types the builtins' argument lists; skeleton.rs is the template backend.
 //! ```
 //!
 //! Ordering: every device has one in-order queue. `write` and `read` block and are
