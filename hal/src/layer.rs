@@ -188,11 +188,6 @@ impl<P: Primitives> Layered<P> {
             inner,
         }
     }
-
-    /// The primitives, for a backend's own extras (teardown order, tests).
-    pub fn inner(&self) -> &P {
-        &self.inner
-    }
 }
 
 impl<P: Primitives> Device for Layered<P> {

@@ -98,6 +98,20 @@ impl Dimensions {
         }
     }
 
+    /// The fused kernels' list (`attn_prefill_fused` and the vendor's take the same).
+    fn fused_args(&self) -> Vec<PlanArg> {
+        AttnPrefillArgs {
+            q: 0,
+            k: 1,
+            v: 2,
+            o: 3,
+            heads: self.typed_heads(),
+            causal: self.causal,
+            scale: self.scale(),
+        }
+        .encode()
+    }
+
     pub(super) fn heads(&self) -> [PlanArg; 5] {
         [self.b, self.h, self.hkv, self.keys, self.d].map(|v| PlanArg::U32(v as u32))
     }
@@ -275,16 +289,7 @@ impl Workload for Prefill {
                 "attn_prefill_vendor",
                 dtype,
                 Dims::linear(1, 1),
-                AttnPrefillArgs {
-                    q: 0,
-                    k: 1,
-                    v: 2,
-                    o: 3,
-                    heads: x.typed_heads(),
-                    causal: x.causal,
-                    scale: x.scale(),
-                }
-                .encode(),
+                x.fused_args(),
             )]
         } else if variant == "naive" {
             buffers.push(BufferSpec::output("attn.scores", bh * x.keys * x.keys * 4));
@@ -333,16 +338,7 @@ impl Workload for Prefill {
                         threads: [64, 1, 1],
                     }
                 },
-                AttnPrefillArgs {
-                    q: 0,
-                    k: 1,
-                    v: 2,
-                    o: 3,
-                    heads: x.typed_heads(),
-                    causal: x.causal,
-                    scale: x.scale(),
-                }
-                .encode(),
+                x.fused_args(),
             )]
         };
         Plan {
