@@ -18,6 +18,23 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// The names in `dir` ending in `.ext`, without it.
+fn stems(dir: &str, ext: &str) -> BTreeSet<String> {
+    std::fs::read_dir(root().join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|f| f.strip_suffix(ext).map(str::to_string))
+        .collect()
+}
+
+/// Every `dir/*.ext` file's text, one after another.
+fn all(dir: &str, ext: &str) -> String {
+    stems(dir, ext)
+        .iter()
+        .map(|stem| read(&format!("{dir}/{stem}{ext}")))
+        .collect()
+}
+
 #[test]
 fn the_kernel_abi_table_lists_exactly_the_known_kernels() {
     let readme = read("kernels/README.md");
@@ -41,19 +58,10 @@ fn the_kernel_abi_table_lists_exactly_the_known_kernels() {
 
 #[test]
 fn every_source_kernel_has_glsl_opencl_and_cuda() {
-    let glsl: BTreeSet<String> = std::fs::read_dir(root().join("kernels/glsl"))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|f| f.strip_suffix(".comp").map(str::to_string))
-        .collect();
     let known: BTreeSet<String> = source_kernels().map(str::to_string).collect();
+    let glsl = stems("kernels/glsl", ".comp");
     assert_eq!(glsl, known, "kernels/glsl/*.comp and sources disagree");
-    let opencl: String = ["stream", "gemm", "attention", "peak", "testing"]
-        .map(|stem| read(&format!("kernels/opencl/{stem}.cl")))
-        .concat();
-    let cuda: String = ["stream", "gemm", "attention", "peak", "testing"]
-        .map(|stem| read(&format!("kernels/cuda/{stem}.cu")))
-        .concat();
+    let (opencl, cuda) = (all("kernels/opencl", ".cl"), all("kernels/cuda", ".cu"));
     for name in source_kernels() {
         assert!(
             opencl.contains(&format!("void {name}(")),

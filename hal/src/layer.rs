@@ -156,6 +156,21 @@ struct Compiled<K> {
     kernel: K,
 }
 
+/// The memory behind a handle, after checking `offset..offset + len` lies inside it. A
+/// free function over the slab so that callers can hand the memory to `inner` mutably.
+fn in_range<'a, M>(
+    buffers: &'a Slab<(M, u64)>,
+    backend: &str,
+    b: &Buffer,
+    offset: u64,
+    len: u64,
+    what: &str,
+) -> Result<&'a M> {
+    let (memory, size) = buffers.get(b.device(), b.id())?;
+    checks::range(backend, *size, offset, len, what)?;
+    Ok(memory)
+}
+
 /// A backend's primitives behind the contract every device keeps. See the module docs.
 pub struct Layered<P: Primitives> {
     id: DeviceId,
@@ -224,14 +239,8 @@ impl<P: Primitives> Device for Layered<P> {
     }
 
     fn write(&mut self, dst: &Buffer, offset: u64, data: &[u8]) -> Result<()> {
-        let (memory, size) = self.buffers.get(dst.device(), dst.id())?;
-        checks::range(
-            self.inner.backend(),
-            *size,
-            offset,
-            data.len() as u64,
-            "write",
-        )?;
+        let name = self.inner.backend();
+        let memory = in_range(&self.buffers, name, dst, offset, data.len() as u64, "write")?;
         if data.is_empty() {
             return Ok(());
         }
@@ -239,14 +248,8 @@ impl<P: Primitives> Device for Layered<P> {
     }
 
     fn read(&mut self, src: &Buffer, offset: u64, out: &mut [u8]) -> Result<()> {
-        let (memory, size) = self.buffers.get(src.device(), src.id())?;
-        checks::range(
-            self.inner.backend(),
-            *size,
-            offset,
-            out.len() as u64,
-            "read",
-        )?;
+        let name = self.inner.backend();
+        let memory = in_range(&self.buffers, name, src, offset, out.len() as u64, "read")?;
         if out.is_empty() {
             return Ok(());
         }
@@ -262,10 +265,15 @@ impl<P: Primitives> Device for Layered<P> {
         bytes: u64,
     ) -> Result<()> {
         let name = self.inner.backend();
-        let (from, src_size) = self.buffers.get(src.device(), src.id())?;
-        let (to, dst_size) = self.buffers.get(dst.device(), dst.id())?;
-        checks::range(name, *src_size, src_offset, bytes, "copy source")?;
-        checks::range(name, *dst_size, dst_offset, bytes, "copy destination")?;
+        let from = in_range(&self.buffers, name, src, src_offset, bytes, "copy source")?;
+        let to = in_range(
+            &self.buffers,
+            name,
+            dst,
+            dst_offset,
+            bytes,
+            "copy destination",
+        )?;
         let same = src.id() == dst.id();
         checks::no_overlap(name, same, src_offset, dst_offset, bytes)?;
         if bytes == 0 {
@@ -325,25 +333,20 @@ impl<P: Primitives> Device for Layered<P> {
         }
         let mut native = Vec::with_capacity(args.len());
         for arg in args {
-            native.push(match *arg {
-                Arg::Buffer(_) if native.iter().any(|a: &NativeArg<_>| !a.is_buffer()) => {
-                    return Err(fail("buffers must come before scalars".into()))
-                }
-                Arg::Buffer(b) => {
-                    let (memory, bytes) = self
-                        .buffers
-                        .get(b.device(), b.id())
-                        .map_err(|e| fail(e.to_string()))?;
-                    NativeArg::Buffer(Native {
-                        id: b.id(),
-                        memory,
-                        bytes: *bytes,
-                    })
-                }
-                Arg::U32(v) => NativeArg::U32(v),
-                Arg::I32(v) => NativeArg::I32(v),
-                Arg::F32(v) => NativeArg::F32(v),
-            });
+            if arg.is_buffer() && native.last().is_some_and(|a: &NativeArg<_>| !a.is_buffer()) {
+                return Err(fail("buffers must come before scalars".into()));
+            }
+            native.push(arg.map_buffer(|b| {
+                let (memory, bytes) = self
+                    .buffers
+                    .get(b.device(), b.id())
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Native {
+                    id: b.id(),
+                    memory,
+                    bytes: *bytes,
+                })
+            })?);
         }
         self.inner.launch(&k.kernel, &k.name, dims, &native)
     }

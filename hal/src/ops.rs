@@ -8,34 +8,34 @@
 use crate::ArgOf;
 
 /// One builtin op's arguments.
-pub trait BuiltinArgs<B>: Sized {
+pub trait BuiltinArgs<B: Copy>: Sized {
     /// The canonical kernel name the op is compiled under.
     const KERNEL: &'static str;
     /// The flat list, buffers first, as the kernel ABI orders it.
     fn encode(self) -> Vec<ArgOf<B>>;
     /// Reads the list back; the message names the op and the first argument that is wrong.
-    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String>;
+    fn decode(args: &[ArgOf<B>]) -> Result<Self, String>;
 }
 
 /// Reads a flat argument list in order, naming what it expected where it fails.
-struct Reader<B> {
+struct Reader<'a, B> {
     kernel: &'static str,
-    args: std::vec::IntoIter<ArgOf<B>>,
+    args: std::slice::Iter<'a, ArgOf<B>>,
     at: usize,
 }
 
-impl<B> Reader<B> {
-    fn new(kernel: &'static str, args: Vec<ArgOf<B>>) -> Self {
+impl<'a, B: Copy> Reader<'a, B> {
+    fn new(kernel: &'static str, args: &'a [ArgOf<B>]) -> Self {
         Reader {
             kernel,
-            args: args.into_iter(),
+            args: args.iter(),
             at: 0,
         }
     }
 
     fn next(&mut self, what: &str) -> Result<ArgOf<B>, String> {
         self.at += 1;
-        self.args.next().ok_or_else(|| {
+        self.args.next().copied().ok_or_else(|| {
             format!(
                 "{}: argument {} ({what}) is missing",
                 self.kernel,
@@ -69,6 +69,16 @@ impl<B> Reader<B> {
         }
     }
 
+    /// Q, K, V and O, which every attention op's list starts with.
+    fn attention_buffers(&mut self) -> Result<[B; 4], String> {
+        Ok([
+            self.buffer("Q")?,
+            self.buffer("K")?,
+            self.buffer("V")?,
+            self.buffer("O")?,
+        ])
+    }
+
     fn end(mut self) -> Result<(), String> {
         match self.args.next() {
             None => Ok(()),
@@ -91,7 +101,7 @@ pub struct GemmArgs<B> {
     pub k: u32,
 }
 
-impl<B> BuiltinArgs<B> for GemmArgs<B> {
+impl<B: Copy> BuiltinArgs<B> for GemmArgs<B> {
     const KERNEL: &'static str = "gemm_vendor";
     fn encode(self) -> Vec<ArgOf<B>> {
         use ArgOf::*;
@@ -104,7 +114,7 @@ impl<B> BuiltinArgs<B> for GemmArgs<B> {
             U32(self.k),
         ]
     }
-    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String> {
+    fn decode(args: &[ArgOf<B>]) -> Result<Self, String> {
         let mut r = Reader::new(Self::KERNEL, args);
         let g = GemmArgs {
             a: r.buffer("A")?,
@@ -132,7 +142,8 @@ pub struct Heads {
 }
 
 impl Heads {
-    fn encode<B>(self) -> [ArgOf<B>; 5] {
+    /// The five scalars every attention kernel's list has after its buffers.
+    pub fn encode<B>(self) -> [ArgOf<B>; 5] {
         [
             self.batch,
             self.heads,
@@ -143,7 +154,7 @@ impl Heads {
         .map(ArgOf::U32)
     }
 
-    fn decode<B>(r: &mut Reader<B>, keys: &str) -> Result<Self, String> {
+    fn decode<B: Copy>(r: &mut Reader<'_, B>, keys: &str) -> Result<Self, String> {
         Ok(Heads {
             batch: r.u32("batch")?,
             heads: r.u32("heads")?,
@@ -152,6 +163,13 @@ impl Heads {
             head_dim: r.u32("head_dim")?,
         })
     }
+}
+
+/// Q, K, V, O then the heads: the start of every attention op's list.
+fn attention_list<B>(buffers: [B; 4], heads: Heads) -> Vec<ArgOf<B>> {
+    let mut v: Vec<ArgOf<B>> = buffers.into_iter().map(ArgOf::Buffer).collect();
+    v.extend(heads.encode());
+    v
 }
 
 /// Fused prefill attention `O = softmax(Q·Kᵀ·scale [causal]) V`, queries = keys.
@@ -166,27 +184,22 @@ pub struct AttnPrefillArgs<B> {
     pub scale: f32,
 }
 
-impl<B> BuiltinArgs<B> for AttnPrefillArgs<B> {
+impl<B: Copy> BuiltinArgs<B> for AttnPrefillArgs<B> {
     const KERNEL: &'static str = "attn_prefill_vendor";
     fn encode(self) -> Vec<ArgOf<B>> {
         use ArgOf::*;
-        let mut v = vec![
-            Buffer(self.q),
-            Buffer(self.k),
-            Buffer(self.v),
-            Buffer(self.o),
-        ];
-        v.extend(self.heads.encode());
+        let mut v = attention_list([self.q, self.k, self.v, self.o], self.heads);
         v.extend([U32(u32::from(self.causal)), F32(self.scale)]);
         v
     }
-    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String> {
+    fn decode(args: &[ArgOf<B>]) -> Result<Self, String> {
         let mut r = Reader::new(Self::KERNEL, args);
+        let [q, k, v, o] = r.attention_buffers()?;
         let a = AttnPrefillArgs {
-            q: r.buffer("Q")?,
-            k: r.buffer("K")?,
-            v: r.buffer("V")?,
-            o: r.buffer("O")?,
+            q,
+            k,
+            v,
+            o,
             heads: Heads::decode(&mut r, "sequence length")?,
             causal: r.u32("causal")? != 0,
             scale: r.f32("scale")?,
@@ -207,27 +220,22 @@ pub struct AttnDecodeArgs<B> {
     pub scale: f32,
 }
 
-impl<B> BuiltinArgs<B> for AttnDecodeArgs<B> {
+impl<B: Copy> BuiltinArgs<B> for AttnDecodeArgs<B> {
     const KERNEL: &'static str = "attn_decode_vendor";
     fn encode(self) -> Vec<ArgOf<B>> {
         use ArgOf::*;
-        let mut v = vec![
-            Buffer(self.q),
-            Buffer(self.k),
-            Buffer(self.v),
-            Buffer(self.o),
-        ];
-        v.extend(self.heads.encode());
+        let mut v = attention_list([self.q, self.k, self.v, self.o], self.heads);
         v.push(F32(self.scale));
         v
     }
-    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String> {
+    fn decode(args: &[ArgOf<B>]) -> Result<Self, String> {
         let mut r = Reader::new(Self::KERNEL, args);
+        let [q, k, v, o] = r.attention_buffers()?;
         let a = AttnDecodeArgs {
-            q: r.buffer("Q")?,
-            k: r.buffer("K")?,
-            v: r.buffer("V")?,
-            o: r.buffer("O")?,
+            q,
+            k,
+            v,
+            o,
             heads: Heads::decode(&mut r, "cache length")?,
             scale: r.f32("scale")?,
         };
@@ -244,7 +252,7 @@ pub struct StreamCopyArgs<B> {
     pub n: u32,
 }
 
-impl<B> BuiltinArgs<B> for StreamCopyArgs<B> {
+impl<B: Copy> BuiltinArgs<B> for StreamCopyArgs<B> {
     const KERNEL: &'static str = "stream_copy";
     fn encode(self) -> Vec<ArgOf<B>> {
         vec![
@@ -253,7 +261,7 @@ impl<B> BuiltinArgs<B> for StreamCopyArgs<B> {
             ArgOf::U32(self.n),
         ]
     }
-    fn decode(args: Vec<ArgOf<B>>) -> Result<Self, String> {
+    fn decode(args: &[ArgOf<B>]) -> Result<Self, String> {
         let mut r = Reader::new(Self::KERNEL, args);
         let a = StreamCopyArgs {
             src: r.buffer("src")?,
@@ -279,7 +287,7 @@ mod tests {
             n: 4,
             k: 5,
         };
-        assert_eq!(GemmArgs::decode(g.encode()), Ok(g));
+        assert_eq!(GemmArgs::decode(&g.encode()), Ok(g));
         let heads = Heads {
             batch: 1,
             heads: 8,
@@ -296,7 +304,7 @@ mod tests {
             causal: true,
             scale: 0.125,
         };
-        assert_eq!(AttnPrefillArgs::decode(p.encode()), Ok(p));
+        assert_eq!(AttnPrefillArgs::decode(&p.encode()), Ok(p));
         let d = AttnDecodeArgs {
             q: 0usize,
             k: 1,
@@ -305,13 +313,13 @@ mod tests {
             heads,
             scale: 0.125,
         };
-        assert_eq!(AttnDecodeArgs::decode(d.encode()), Ok(d));
+        assert_eq!(AttnDecodeArgs::decode(&d.encode()), Ok(d));
         let s = StreamCopyArgs {
             src: 0usize,
             dst: 1,
             n: 9,
         };
-        assert_eq!(StreamCopyArgs::decode(s.encode()), Ok(s));
+        assert_eq!(StreamCopyArgs::decode(&s.encode()), Ok(s));
     }
 
     #[test]
@@ -326,7 +334,7 @@ mod tests {
         }
         .encode();
         args.swap(2, 3);
-        let e = GemmArgs::decode(args).unwrap_err();
+        let e = GemmArgs::decode(&args).unwrap_err();
         assert!(e.contains("argument 2") && e.contains("buffer C"), "{e}");
         let mut args = StreamCopyArgs {
             src: 0usize,
@@ -335,7 +343,7 @@ mod tests {
         }
         .encode();
         args.pop();
-        assert!(StreamCopyArgs::decode(args)
+        assert!(StreamCopyArgs::decode(&args)
             .unwrap_err()
             .contains("missing"));
     }

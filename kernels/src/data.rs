@@ -59,14 +59,10 @@ pub fn random(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
         .for_each(|(c, bytes)| {
             let mut rng = Rng::new(seed ^ (c as u64).wrapping_mul(0x9E37_79B9));
             for e in bytes.chunks_exact_mut(size) {
-                encode_into(dtype, rng.value(), e);
+                dtype.encode(rng.value(), e);
             }
         });
     out
-}
-
-fn encode_into(dtype: DType, v: f32, out: &mut [u8]) {
-    dtype.encode(v, out)
 }
 
 /// Element `i` of an encoded array, widened to f64.

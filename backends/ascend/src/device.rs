@@ -401,7 +401,7 @@ impl Drop for AscendDevice {
 fn decode<'a, A: BuiltinArgs<Native<'a, AclMemory>>>(
     args: &[NativeArg<'a, AclMemory>],
 ) -> Result<A> {
-    A::decode(args.to_vec()).map_err(|e| Error::invalid(NAME, e))
+    A::decode(args).map_err(|e| Error::invalid(NAME, e))
 }
 
 /// A buffer's address, after checking it holds `len` bytes.

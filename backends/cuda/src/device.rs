@@ -1,7 +1,7 @@
 //! One opened CUDA device: its primary context, one stream, and the slabs of native
 //! objects behind the HAL's handles.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{c_void, CString};
 use std::time::Duration;
 
@@ -51,7 +51,7 @@ pub struct CudaDevice {
     ctx: sys::CUcontext,
     stream: sys::CUstream,
     /// Every live allocation, so teardown frees what the layer did not.
-    live: HashMap<sys::CUdeviceptr, u64>,
+    live: HashSet<sys::CUdeviceptr>,
     modules: HashMap<ModuleKey, sys::CUmodule>,
     cublas: Option<blas_sys::cublasHandle_t>,
     /// Host ranges registered with cuMemHostRegister (address → length).
@@ -82,7 +82,7 @@ impl CudaDevice {
             dev,
             ctx,
             stream,
-            live: HashMap::new(),
+            live: HashSet::new(),
             modules: HashMap::new(),
             cublas: None,
             pinned: HashMap::new(),
@@ -104,7 +104,7 @@ impl CudaDevice {
 
     /// `gemm_vendor` through cuBLAS, on arguments the layer resolved.
     fn gemm(&mut self, dtype: DType, args: &[NativeArg<'_, sys::CUdeviceptr>]) -> Result<()> {
-        let g = GemmArgs::decode(args.to_vec()).map_err(|e| Error::invalid(NAME, e))?;
+        let g = GemmArgs::decode(args).map_err(|e| Error::invalid(NAME, e))?;
         let (m, n, k) = (u64::from(g.m), u64::from(g.n), u64::from(g.k));
         let size = dtype.size() as u64;
         let sized = |b: Native<'_, sys::CUdeviceptr>, len: u64, what: &str| {

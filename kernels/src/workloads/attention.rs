@@ -113,7 +113,7 @@ impl Dimensions {
     }
 
     pub(super) fn heads(&self) -> [PlanArg; 5] {
-        [self.b, self.h, self.hkv, self.keys, self.d].map(|v| PlanArg::U32(v as u32))
+        self.typed_heads().encode()
     }
 
     pub(super) fn cost(&self, dtype: DType) -> Cost {

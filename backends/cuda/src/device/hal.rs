@@ -20,7 +20,7 @@ impl Primitives for CudaDevice {
         // SAFETY: a plain device allocation in the current context, freed in release/Drop.
         let ptr = unsafe { result::malloc_sync(bytes as usize) }
             .map_err(|e| driver_error(&format!("cuMemAlloc of {bytes} bytes"), e))?;
-        self.live.insert(ptr, bytes);
+        self.live.insert(ptr);
         Ok(ptr)
     }
 
@@ -233,7 +233,7 @@ impl Drop for CudaDevice {
         unsafe {
             let _ = result::ctx::set_current(self.ctx);
             let _ = result::stream::synchronize(self.stream);
-            for (ptr, _) in self.live.drain() {
+            for ptr in self.live.drain() {
                 let _ = result::free_sync(ptr);
             }
             for (ptr, _) in self.pinned.drain() {
