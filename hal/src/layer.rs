@@ -124,9 +124,14 @@ pub trait Primitives: Send {
     fn record(&mut self) -> Result<Self::Timestamp> {
         Err(Error::unsupported(self.backend(), "device timers"))
     }
+    /// Consumes both timestamps, whatever it returns.
     fn elapsed(&mut self, start: Self::Timestamp, end: Self::Timestamp) -> Result<Duration> {
         let _ = (start, end);
         Err(Error::unsupported(self.backend(), "device timers"))
+    }
+    /// A timestamp that will never be read (its pair was a bad handle). Default: drop it.
+    fn discard(&mut self, t: Self::Timestamp) {
+        let _ = t;
     }
     fn pin(&mut self, host: &[u8]) -> Result<()> {
         let _ = host;
@@ -369,13 +374,94 @@ impl<P: Primitives> Device for Layered<P> {
     }
 
     fn elapsed(&mut self, start: Event, end: Event) -> Result<Duration> {
-        // Both are consumed, whichever is bad.
+        // Both are consumed, whichever is bad; a good one whose pair is bad goes back to
+        // the backend, which may hold a slot or a native event for it.
         let a = self.events.remove(start.device(), start.id());
         let b = self.events.remove(end.device(), end.id());
-        self.inner.elapsed(a?, b?)
+        match (a, b) {
+            (Ok(a), Ok(b)) => self.inner.elapsed(a, b),
+            (Ok(t), Err(e)) | (Err(e), Ok(t)) => {
+                self.inner.discard(t);
+                Err(e)
+            }
+            (Err(e), Err(_)) => Err(e),
+        }
     }
 
     fn stats(&self) -> DeviceStats {
         self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Timestamps only, counting what the layer hands back.
+    struct Timers {
+        info: DeviceInfo,
+        live: usize,
+    }
+
+    impl Primitives for Timers {
+        type Memory = ();
+        type Kernel = ();
+        type Timestamp = ();
+        fn backend(&self) -> &'static str {
+            "timers"
+        }
+        fn info(&self) -> &DeviceInfo {
+            &self.info
+        }
+        fn alloc(&mut self, _: u64) -> Result<()> {
+            Ok(())
+        }
+        fn write(&mut self, _: &(), _: u64, _: &[u8]) -> Result<()> {
+            Ok(())
+        }
+        fn read(&mut self, _: &(), _: u64, _: &mut [u8]) -> Result<()> {
+            Ok(())
+        }
+        fn copy(&mut self, _: Copy<'_, ()>) -> Result<()> {
+            Ok(())
+        }
+        fn build(&mut self, _: &KernelSource) -> Result<Built<()>> {
+            Ok(Built::new(()))
+        }
+        fn launch(&mut self, _: &(), _: &str, _: Dims, _: &[NativeArg<'_, ()>]) -> Result<()> {
+            Ok(())
+        }
+        fn sync(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn record(&mut self) -> Result<()> {
+            self.live += 1;
+            Ok(())
+        }
+        fn elapsed(&mut self, _: (), _: ()) -> Result<Duration> {
+            self.live -= 2;
+            Ok(Duration::ZERO)
+        }
+        fn discard(&mut self, _: ()) {
+            self.live -= 1;
+        }
+    }
+
+    #[test]
+    fn a_timestamp_whose_pair_is_bad_goes_back_to_the_backend() {
+        let timers = || Timers {
+            info: DeviceInfo::default(),
+            live: 0,
+        };
+        let (mut d, mut other) = (Layered::new(timers()), Layered::new(timers()));
+        let (a, b) = (d.record().unwrap(), d.record().unwrap());
+        d.elapsed(a, b).unwrap();
+        let mine = d.record().unwrap();
+        let foreign = other.record().unwrap();
+        assert!(matches!(
+            d.elapsed(mine, foreign),
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert_eq!(d.inner.live, 0, "every timestamp came back");
     }
 }

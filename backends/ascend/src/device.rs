@@ -589,6 +589,13 @@ impl Primitives for AscendDevice {
         Ok(AclTimestamp(e))
     }
 
+    fn discard(&mut self, t: AclTimestamp) {
+        if self.events.remove(&(t.0 as usize)) {
+            // SAFETY: created by aclrtCreateEvent and consumed here: destroyed once.
+            unsafe { (self.acl.aclrtDestroyEvent)(t.0) };
+        }
+    }
+
     fn elapsed(&mut self, s: AclTimestamp, e: AclTimestamp) -> Result<Duration> {
         let mut ms = 0f32;
         // SAFETY: both events recorded on this stream.
@@ -604,12 +611,8 @@ impl Primitives for AscendDevice {
                 )
             })
         };
-        for ev in [s.0, e.0] {
-            if self.events.remove(&(ev as usize)) {
-                // SAFETY: created by aclrtCreateEvent and consumed here: destroyed once.
-                unsafe { (self.acl.aclrtDestroyEvent)(ev) };
-            }
-        }
+        self.discard(s);
+        self.discard(e);
         result.map(|()| Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3))
     }
 }

@@ -210,8 +210,12 @@ impl Primitives for VkDevice {
         Ok(slot)
     }
 
+    fn discard(&mut self, _slot: u32) {
+        self.outstanding -= 1;
+    }
+
     fn elapsed(&mut self, a: u32, b: u32) -> Result<Duration> {
-        self.outstanding = self.outstanding.saturating_sub(2);
+        self.outstanding -= 2;
         self.flush()?;
         let mut ticks = [0u64; 1];
         let mut read = |slot: u32| {
