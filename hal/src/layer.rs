@@ -369,6 +369,11 @@ impl<P: Primitives> Device for Layered<P> {
     }
 
     fn record(&mut self) -> Result<Event> {
+        // A device that does not say it has timers is timed on the host, whatever its
+        // primitives could do.
+        if !self.inner.info().features.device_timers {
+            return Err(Error::unsupported(self.inner.backend(), "device timers"));
+        }
         let t = self.inner.record()?;
         Ok(Event::from_raw(self.id, self.events.insert(t)))
     }
@@ -449,8 +454,10 @@ mod tests {
 
     #[test]
     fn a_timestamp_whose_pair_is_bad_goes_back_to_the_backend() {
+        let mut info = DeviceInfo::default();
+        info.features.device_timers = true;
         let timers = || Timers {
-            info: DeviceInfo::default(),
+            info: info.clone(),
             live: 0,
         };
         let (mut d, mut other) = (Layered::new(timers()), Layered::new(timers()));

@@ -269,9 +269,6 @@ impl Primitives for PluginDevice {
     }
 
     fn record(&mut self) -> Result<u64> {
-        if !self.info.features.device_timers {
-            return Err(Error::unsupported(self.backend(), "device timers"));
-        }
         let mut a = HB_Event_Record_Args::new();
         a.device = self.raw;
         self.plugin

@@ -63,6 +63,7 @@ pub struct VkDevice {
     built: Vec<VkKernel>,
     pipelines: HashMap<(vk::ShaderModule, [u32; 3]), vk::Pipeline>,
     sets: HashMap<(vk::DescriptorSetLayout, Vec<u64>), vk::DescriptorSet>,
+    // Dropped last, after the device (see Drop).
     instance: Instance,
 }
 
@@ -177,6 +178,8 @@ impl VkDevice {
         }
     }
 
+    /// Starts recording if needed, and puts a full barrier before the next command so
+    /// the queue behaves in order.
     fn next_command(&mut self) -> Result<()> {
         // SAFETY: the command buffer belongs to this device and is not pending (flush waits).
         unsafe {

@@ -173,12 +173,6 @@ impl Primitives for VkDevice {
     }
 
     fn record(&mut self) -> Result<u32> {
-        if !self.info.features.device_timers {
-            return Err(Error::unsupported(
-                NAME,
-                "device timers (timestamps on the compute queue)",
-            ));
-        }
         if self.next_query >= QUERIES {
             if self.outstanding > 0 {
                 return Err(Error::invalid(
