@@ -191,3 +191,22 @@ fn run_with_a_baseline_records_compares_and_gates() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no baseline for cpu:0"));
 }
+
+#[test]
+fn device_dtypes_read_from_results_old_and_new() {
+    use halbench_hal::{DType, DeviceInfo};
+    // A committed baseline from before the dtype set: f16/bf16 flags, f32 implied.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../results/baselines/opencl-pthread-skylake-avx512-amd-epyc-2u.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let old: DeviceInfo = serde_json::from_value(doc["devices"][0].clone()).unwrap();
+    assert_eq!(old.features.dtypes, [DType::F32, DType::BF16].into());
+    assert!(old.features.device_timers);
+
+    // Today's form round-trips; a dtype this build does not know is left out, not fatal.
+    let text = serde_json::to_string(&old).unwrap();
+    assert!(text.contains(r#""dtypes":["f32","bf16"]"#), "{text}");
+    let newer = text.replace(r#"["f32","bf16"]"#, r#"["f32","bf16","int4"]"#);
+    let read: DeviceInfo = serde_json::from_str(&newer).unwrap();
+    assert_eq!(read, old);
+}

@@ -17,8 +17,11 @@
  *
  * ARGS STRUCTS
  *   Every function takes one args struct that starts with struct_size, which the caller
- *   sets to sizeof() as it knows it. A plugin rejects a struct smaller than the one its
- *   fields need (HB_ERROR_INVALID_ARGUMENT) and ignores bytes past what it knows.
+ *   sets to sizeof() as it knows it. Structs grow by appending, so a struct from an older
+ *   host is a prefix of the plugin's: the plugin accepts any size from the struct's first
+ *   version on (HB_*_SIZE_1_0 where a struct has grown), reads and writes only the fields
+ *   that size covers, and ignores bytes past what it knows. A struct smaller than its
+ *   first version is HB_ERROR_INVALID_ARGUMENT.
  *
  * ERRORS
  *   Every function except the error_* ones returns HB_Error*: NULL is success. A non-NULL
@@ -67,7 +70,7 @@ extern "C" {
 #endif
 
 #define HB_ABI_MAJOR 1
-#define HB_ABI_MINOR 1
+#define HB_ABI_MINOR 2
 
 /* ---- errors ---------------------------------------------------------------------- */
 
@@ -139,12 +142,19 @@ typedef struct {
 #define HB_DIALECT_OPENCL_C (1u << 2)
 #define HB_DIALECT_SPIRV (1u << 3)
 
-/* Bits of HB_Device_Info_Args.features. */
+/* Bits of HB_Device_Info_Args.features. F16 and BF16 are how a 1.0/1.1 plugin says what
+ * HB_Device_Info_Args.dtypes says from 1.2 on; a 1.2 plugin sets both, for older hosts. */
 #define HB_FEATURE_F16 (1u << 0)
 #define HB_FEATURE_BF16 (1u << 1)
 #define HB_FEATURE_DEVICE_TIMERS (1u << 2)
 #define HB_FEATURE_COOPERATIVE_MATRIX (1u << 3)
 #define HB_FEATURE_UNIFIED_MEMORY (1u << 4)
+
+/* Bits of HB_Device_Info_Args.dtypes (1.2): element types the device stores and computes
+ * with. New types take the next bit. */
+#define HB_DTYPE_F32 (1ull << 0)
+#define HB_DTYPE_F16 (1ull << 1)
+#define HB_DTYPE_BF16 (1ull << 2)
 
 typedef struct {
   size_t struct_size;
@@ -164,7 +174,15 @@ typedef struct {
   uint32_t reserved;
   const HB_NamedValue* extras; /* out: device facts for the results (arch, ...) */
   size_t num_extras;
+  /* 1.2. A plugin writes these only when struct_size covers them (an older host passes
+   * the 1.0 size); a host reads 0 from an older plugin as "unknown". */
+  uint64_t dtypes;            /* out: HB_DTYPE_* bits; 0: read HB_FEATURE_F16/BF16 */
+  uint32_t max_group_size[3]; /* out: threads per group in x, y, z; 0 where unknown */
+  uint32_t max_groups[3];     /* out: groups per launch in x, y, z; 0 where unknown */
 } HB_Device_Info_Args;
+
+/* A 1.0/1.1 host's HB_Device_Info_Args.struct_size: the smallest a plugin accepts. */
+#define HB_DEVICE_INFO_ARGS_SIZE_1_0 offsetof(HB_Device_Info_Args, dtypes)
 
 typedef struct {
   size_t struct_size;

@@ -1,6 +1,6 @@
 //! What a device is, as results record it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -8,13 +8,12 @@ use serde::{Deserialize, Serialize};
 use crate::{DType, Dialect};
 
 /// Optional capabilities. Fields are added over time; readers default missing ones.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct Features {
-    /// f16 storage and arithmetic (possibly through conversion to f32).
-    pub f16: bool,
-    /// bf16 storage (arithmetic through f32).
-    pub bf16: bool,
+    /// Element types the device stores and computes with (half types possibly through
+    /// conversion to f32). A set, so a new dtype is one more member, not one more field.
+    pub dtypes: BTreeSet<DType>,
     /// `record`/`elapsed` are implemented.
     pub device_timers: bool,
     /// Cooperative-matrix / tensor-core instructions reachable from portable kernels.
@@ -22,6 +21,46 @@ pub struct Features {
     /// Device memory is host memory (the CPU, integrated GPUs): a case's device buffers
     /// and its host-side inputs compete for the same RAM.
     pub unified_memory: bool,
+}
+
+impl Features {
+    /// f32 and whichever of the given types the device also has.
+    pub fn dtypes_with(extra: impl IntoIterator<Item = DType>) -> BTreeSet<DType> {
+        std::iter::once(DType::F32).chain(extra).collect()
+    }
+}
+
+/// Reads what results have always held: `dtypes` now, `f16`/`bf16` flags before it. A
+/// dtype this build does not know (a newer result's) is left out rather than failing the
+/// whole document.
+impl<'de> Deserialize<'de> for Features {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Document {
+            dtypes: Option<Vec<String>>,
+            f16: bool,
+            bf16: bool,
+            device_timers: bool,
+            cooperative_matrix: bool,
+            unified_memory: bool,
+        }
+        let doc = Document::deserialize(d)?;
+        let dtypes = match doc.dtypes {
+            Some(names) => names.iter().filter_map(|n| n.parse().ok()).collect(),
+            None => Features::dtypes_with(
+                [(doc.f16, DType::F16), (doc.bf16, DType::BF16)]
+                    .into_iter()
+                    .filter_map(|(on, t)| on.then_some(t)),
+            ),
+        };
+        Ok(Features {
+            dtypes,
+            device_timers: doc.device_timers,
+            cooperative_matrix: doc.cooperative_matrix,
+            unified_memory: doc.unified_memory,
+        })
+    }
 }
 
 /// What kind of processor a device is: plans choose launch shapes from it (with
@@ -118,10 +157,6 @@ impl DeviceInfo {
     }
 
     pub fn supports(&self, dtype: DType) -> bool {
-        match dtype {
-            DType::F32 => true,
-            DType::F16 => self.features.f16,
-            DType::BF16 => self.features.bf16,
-        }
+        self.features.dtypes.contains(&dtype)
     }
 }

@@ -27,7 +27,7 @@ mod device;
 use std::ffi::CStr;
 use std::sync::{Arc, OnceLock};
 
-use halbench_hal::{Backend, Device, DeviceInfo, Dialect, Error, Features, Result};
+use halbench_hal::{Backend, DType, Device, DeviceInfo, Dialect, Error, Features, Result};
 
 use acl::{Acl, ACL_HBM_MEM};
 use device::{check, AscendDevice};
@@ -98,8 +98,7 @@ impl AscendBackend {
             subgroup_size: 1,
             dialects: vec![Dialect::Builtin],
             features: Features {
-                f16: true,
-                bf16: true,
+                dtypes: DType::ALL.into(),
                 device_timers: true,
                 ..Features::default()
             },

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use halbench_hal::host::{last_level_cache_bytes, meminfo_bytes};
-use halbench_hal::{DeviceInfo, Dialect, Features};
+use halbench_hal::{DType, DeviceInfo, Dialect, Features};
 
 pub(crate) fn describe(threads: usize) -> DeviceInfo {
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -63,8 +63,7 @@ pub(crate) fn describe(threads: usize) -> DeviceInfo {
         // Half types are stored as 16 bits and computed in f32 on every CPU; F16C and
         // AVX-512 BF16 only make the conversions faster.
         features: Features {
-            f16: true,
-            bf16: true,
+            dtypes: DType::ALL.into(),
             device_timers: false,
             cooperative_matrix: false,
             unified_memory: true,

@@ -182,8 +182,11 @@ pub(crate) fn describe(index: usize) -> Result<(DeviceInfo, sys::CUdevice)> {
         subgroup_size: attr(CU_DEVICE_ATTRIBUTE_WARP_SIZE) as u32,
         dialects: vec![Dialect::Builtin, Dialect::CudaC],
         features: Features {
-            f16: major >= 6,
-            bf16: true,
+            dtypes: Features::dtypes_with(
+                [DType::BF16]
+                    .into_iter()
+                    .chain((major >= 6).then_some(DType::F16)),
+            ),
             device_timers: true,
             cooperative_matrix: major >= 7,
             unified_memory: attr(CU_DEVICE_ATTRIBUTE_INTEGRATED) != 0,

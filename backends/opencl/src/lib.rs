@@ -20,7 +20,7 @@ mod device;
 
 use std::collections::BTreeMap;
 
-use halbench_hal::{Backend, DeviceClass, DeviceInfo, Dialect, Error, Features, Result};
+use halbench_hal::{Backend, DType, DeviceClass, DeviceInfo, Dialect, Error, Features, Result};
 use opencl3::device::{
     Device as ClDeviceInfo, CL_DEVICE_TYPE_ACCELERATOR, CL_DEVICE_TYPE_ALL, CL_DEVICE_TYPE_CPU,
     CL_DEVICE_TYPE_GPU,
@@ -128,9 +128,15 @@ fn describe(index: usize, platform: &str, id: cl_device_id) -> Result<DeviceInfo
         subgroup_size: 0,
         dialects: vec![Dialect::OpenClC],
         features: Features {
-            f16: extensions.split_whitespace().any(|e| e == "cl_khr_fp16"),
-            // Stored as 16-bit words and computed in f32: every device can.
-            bf16: true,
+            // bf16 is stored as 16-bit words and computed in f32: every device can.
+            dtypes: Features::dtypes_with(
+                [DType::BF16].into_iter().chain(
+                    extensions
+                        .split_whitespace()
+                        .any(|e| e == "cl_khr_fp16")
+                        .then_some(DType::F16),
+                ),
+            ),
             device_timers: true,
             cooperative_matrix: false,
             unified_memory: device_type == DeviceClass::Cpu,

@@ -100,7 +100,9 @@ static HB_Error* device_close(HB_Device_Close_Args* a) {
 }
 
 static HB_Error* device_info(HB_Device_Info_Args* a) {
-  CHECK_ARGS(a, HB_Device_Info_Args);
+  /* This struct grew in 1.2: an older host passes the 1.0 size, and gets the 1.0 fields. */
+  if (!a || a->struct_size < HB_DEVICE_INFO_ARGS_SIZE_1_0)
+    return error_new(HB_ERROR_INVALID_ARGUMENT, "HB_Device_Info_Args too small or NULL");
   a->name = "skeleton host memory";
   a->vendor = "halbench example";
   a->driver_version = "1.0.0";
@@ -114,6 +116,12 @@ static HB_Error* device_info(HB_Device_Info_Args* a) {
   a->features = HB_FEATURE_UNIFIED_MEMORY;
   a->extras = NULL;
   a->num_extras = 0;
+  if (a->struct_size >= sizeof(HB_Device_Info_Args)) {
+    a->dtypes = HB_DTYPE_F32;
+    const uint32_t group[3] = {1024, 1024, 64};
+    for (int i = 0; i < 3; ++i) a->max_group_size[i] = group[i];
+    for (int i = 0; i < 3; ++i) a->max_groups[i] = 0; /* no limit known */
+  }
   return NULL;
 }
 

@@ -8,7 +8,7 @@ use std::ffi::c_char;
 use std::mem::{offset_of, size_of};
 
 pub const ABI_MAJOR: u32 = 1;
-pub const ABI_MINOR: u32 = 1;
+pub const ABI_MINOR: u32 = 2;
 /// The oldest minor this host loads.
 pub const MIN_MINOR: u32 = 0;
 pub const SYMBOL: &[u8] = b"halbench_plugin_api";
@@ -31,6 +31,10 @@ pub const FEATURE_BF16: u32 = 1 << 1;
 pub const FEATURE_DEVICE_TIMERS: u32 = 1 << 2;
 pub const FEATURE_COOPERATIVE_MATRIX: u32 = 1 << 3;
 pub const FEATURE_UNIFIED_MEMORY: u32 = 1 << 4;
+
+pub const DTYPE_F32: u64 = 1 << 0;
+pub const DTYPE_F16: u64 = 1 << 1;
+pub const DTYPE_BF16: u64 = 1 << 2;
 
 pub const ARG_BUFFER: u32 = 1;
 pub const ARG_U32: u32 = 2;
@@ -110,6 +114,10 @@ args! {
         pub reserved: u32,
         pub extras: *const HB_NamedValue,
         pub num_extras: usize,
+        // 1.2
+        pub dtypes: u64,
+        pub max_group_size: [u32; 3],
+        pub max_groups: [u32; 3],
     }
     pub struct HB_Device_Stats_Args {
         pub device: *mut HB_Device,
@@ -210,6 +218,9 @@ pub struct HB_Api {
 /// A 1.0 plugin's `struct_size`.
 pub const API_SIZE_1_0: usize = offset_of!(HB_Api, host_pin);
 
+/// A 1.0/1.1 host's `HB_Device_Info_Args.struct_size`.
+pub const DEVICE_INFO_ARGS_SIZE_1_0: usize = offset_of!(HB_Device_Info_Args, dtypes);
+
 pub type PluginApiFn = unsafe extern "C" fn(u32, u32) -> *const HB_Api;
 
 /// The layout every C compiler for LP64 targets gives the header's structs; the tests
@@ -223,6 +234,11 @@ pub const LAYOUT: &[(&str, usize)] = &[
     (
         "HB_Device_Info_Args.extras",
         offset_of!(HB_Device_Info_Args, extras),
+    ),
+    ("HB_DEVICE_INFO_ARGS_SIZE_1_0", DEVICE_INFO_ARGS_SIZE_1_0),
+    (
+        "HB_Device_Info_Args.max_groups",
+        offset_of!(HB_Device_Info_Args, max_groups),
     ),
     ("HB_Device_Stats_Args", size_of::<HB_Device_Stats_Args>()),
     (
@@ -255,7 +271,8 @@ const _: () = {
     assert!(API_SIZE_1_0 == 16 + 18 * 8);
     assert!(size_of::<HB_Arg>() == 16);
     assert!(size_of::<HB_NamedValue>() == 24);
-    assert!(size_of::<HB_Device_Info_Args>() == 104);
+    assert!(DEVICE_INFO_ARGS_SIZE_1_0 == 104);
+    assert!(size_of::<HB_Device_Info_Args>() == 136);
     assert!(offset_of!(HB_Device_Info_Args, memory_bytes) == 48);
     assert!(size_of::<HB_Kernel_Launch_Args>() == 64);
     assert!(offset_of!(HB_Kernel_Launch_Args, groups) == 24);

@@ -10,13 +10,13 @@
 //! hands out the same id twice is caught. Every error object is read once and destroyed
 //! once, here and nowhere else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{c_char, CStr};
 use std::mem::size_of;
 use std::path::Path;
 use std::sync::Arc;
 
-use halbench_hal::{Backend, Device, DeviceInfo, Dialect, Error, Features, Result};
+use halbench_hal::{Backend, DType, Device, DeviceInfo, Dialect, Error, Features, Result};
 
 use crate::abi::*;
 
@@ -335,9 +335,10 @@ pub(crate) fn device_info(p: &Plugin, device: *mut HB_Device, index: usize) -> R
         last_level_cache_bytes: a.last_level_cache_bytes,
         subgroup_size: a.subgroup_size,
         dialects,
+        max_group_size: a.max_group_size,
+        max_groups: a.max_groups,
         features: Features {
-            f16: has(FEATURE_F16),
-            bf16: has(FEATURE_BF16),
+            dtypes: dtypes(a.dtypes, a.features),
             device_timers: has(FEATURE_DEVICE_TIMERS)
                 && p.api.event_record.is_some()
                 && p.api.event_elapsed.is_some(),
@@ -347,6 +348,31 @@ pub(crate) fn device_info(p: &Plugin, device: *mut HB_Device, index: usize) -> R
         extras,
         ..DeviceInfo::default()
     })
+}
+
+/// The dtype set from a 1.2 plugin's `dtypes` bits, or from an older one's f16/bf16
+/// feature bits (`dtypes` left zero), f32 always.
+fn dtypes(bits: u64, features: u32) -> BTreeSet<DType> {
+    if bits != 0 {
+        return DType::ALL
+            .into_iter()
+            .filter(|&t| dtype_bit(t).is_some_and(|b| bits & b != 0))
+            .collect();
+    }
+    Features::dtypes_with(
+        [(FEATURE_F16, DType::F16), (FEATURE_BF16, DType::BF16)]
+            .into_iter()
+            .filter_map(|(bit, t)| (features & bit != 0).then_some(t)),
+    )
+}
+
+pub(crate) fn dtype_bit(t: DType) -> Option<u64> {
+    match t {
+        DType::F32 => Some(DTYPE_F32),
+        DType::F16 => Some(DTYPE_F16),
+        DType::BF16 => Some(DTYPE_BF16),
+        _ => None,
+    }
 }
 
 pub(crate) fn dialect_bit(d: Dialect) -> Option<u32> {

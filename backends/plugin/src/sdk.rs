@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use halbench_hal::{
-    Arg, Backend, Buffer, Device, Dialect, Dims, Error, Event, Kernel, KernelSource, Result,
+    Arg, Backend, Buffer, DType, Device, Dialect, Dims, Error, Event, Kernel, KernelSource, Result,
 };
 
 use crate::abi::*;
@@ -118,22 +118,48 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::invalid("plugin", message)
 }
 
+/// Runs an entry point on an args struct that has not grown since 1.0.
+fn guard<A: Args>(args: *mut A, what: &str, f: impl FnOnce(&mut A) -> Result<()>) -> *mut HB_Error {
+    guard_from(args, size_of::<A>(), what, f)
+}
+
 /// Runs an entry point: checks the args struct, catches panics, makes the error object.
-fn guard<A>(args: *mut A, what: &str, f: impl FnOnce(&mut A) -> Result<()>) -> *mut HB_Error {
+///
+/// `oldest` is the struct's size in the first ABI version that had it. A host of any
+/// version from then on passes a prefix of today's struct: the entry point works on a
+/// zeroed full-size copy holding that prefix, and only the prefix is written back, so an
+/// older host gets its fields and nothing past its struct is touched.
+fn guard_from<A: Args>(
+    args: *mut A,
+    oldest: usize,
+    what: &str,
+    f: impl FnOnce(&mut A) -> Result<()>,
+) -> *mut HB_Error {
     let result = catch_unwind(AssertUnwindSafe(|| {
         if args.is_null() {
             return Err(invalid(format!("{what}: NULL args")));
         }
         // SAFETY: every args struct starts with struct_size; the host owns the struct.
         let size = unsafe { *args.cast::<usize>() };
-        if size < size_of::<A>() {
+        if size < oldest {
             return Err(invalid(format!(
-                "{what}: args struct of {size} bytes, this plugin needs {}",
-                size_of::<A>()
+                "{what}: args struct of {size} bytes, this plugin needs at least {oldest}"
             )));
         }
-        // SAFETY: checked non-NULL and large enough; the host owns it for the call.
-        f(unsafe { &mut *args })
+        let known = size.min(size_of::<A>());
+        let mut local = A::new();
+        // SAFETY: the host's struct has at least `known` bytes (its struct_size), `local`
+        // has size_of::<A>() >= known, and every field is an integer or raw pointer, so
+        // any prefix of bytes is a valid value.
+        unsafe {
+            std::ptr::copy_nonoverlapping(args.cast::<u8>(), (&raw mut local).cast::<u8>(), known)
+        };
+        f(&mut local)?;
+        // SAFETY: as above, back the other way; struct_size is written back unchanged.
+        unsafe {
+            std::ptr::copy_nonoverlapping((&raw const local).cast::<u8>(), args.cast(), known)
+        };
+        Ok(())
     }));
     match result {
         Ok(Ok(())) => std::ptr::null_mut(),
@@ -295,7 +321,7 @@ unsafe extern "C" fn device_close(args: *mut HB_Device_Close_Args) -> *mut HB_Er
 }
 
 unsafe extern "C" fn device_info(args: *mut HB_Device_Info_Args) -> *mut HB_Error {
-    guard(args, "device_info", |a| {
+    guard_from(args, DEVICE_INFO_ARGS_SIZE_1_0, "device_info", |a| {
         let d = device(a.device)?;
         let info = d.device.info();
         [a.name, a.vendor, a.driver_version, a.device_type] =
@@ -311,9 +337,16 @@ unsafe extern "C" fn device_info(args: *mut HB_Device_Info_Args) -> *mut HB_Erro
             .filter_map(|&d| crate::loader::dialect_bit(d))
             .fold(0, |acc, b| acc | b);
         let f = &info.features;
+        a.dtypes = f
+            .dtypes
+            .iter()
+            .filter_map(|&t| crate::loader::dtype_bit(t))
+            .fold(0, |acc, b| acc | b);
+        a.max_group_size = info.max_group_size;
+        a.max_groups = info.max_groups;
         a.features = [
-            (f.f16, FEATURE_F16),
-            (f.bf16, FEATURE_BF16),
+            (info.supports(DType::F16), FEATURE_F16),
+            (info.supports(DType::BF16), FEATURE_BF16),
             (f.device_timers, FEATURE_DEVICE_TIMERS),
             (f.cooperative_matrix, FEATURE_COOPERATIVE_MATRIX),
             (f.unified_memory, FEATURE_UNIFIED_MEMORY),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use halbench_hal::{Backend, Dims, Error, KernelSource};
+use halbench_hal::{Backend, DType, Dims, Error, KernelSource};
 use halbench_plugin::abi::LAYOUT;
 use halbench_plugin::PluginBackend;
 
@@ -105,6 +105,10 @@ fn the_c_skeleton_compiles_loads_and_runs_a_kernel() {
     assert_eq!(infos.len(), 1);
     assert_eq!(infos[0].name, "skeleton host memory");
     assert_eq!(infos[0].extras["plugin.version"], "1.0.0");
+    // The 1.2 fields: the dtype set and the per-dimension limits.
+    assert_eq!(infos[0].features.dtypes, [DType::F32].into());
+    assert_eq!(infos[0].max_group_size, [1024, 1024, 64]);
+    assert_eq!(infos[0].max_groups, [0; 3]);
     round_trip(&backend);
 }
 
@@ -131,12 +135,17 @@ fn older_and_newer_minors_both_load() {
         round_trip(&backend);
         backend.open(0).unwrap().pin(&[0; 64]).unwrap();
     }
+    // A 1.0 plugin says f16 with a feature bit and knows no limits.
+    let old = PluginBackend::load(&variant("old-minor", &["OLD_MINOR"])).unwrap();
+    let info = old.devices().unwrap().remove(0);
+    assert_eq!(info.features.dtypes, [DType::F32, DType::F16].into());
+    assert_eq!((info.max_group_size, info.max_groups), ([0; 3], [0; 3]));
 }
 
 #[test]
 fn a_wrong_major_is_refused_naming_both_versions() {
     let e = load_error(&variant("major-2", &["MAJOR=2"]));
-    assert!(e.contains("ABI 2.1") && e.contains("1.1"), "{e}");
+    assert!(e.contains("ABI 2.2") && e.contains("1.2"), "{e}");
     assert!(e.contains("major"), "{e}");
 }
 

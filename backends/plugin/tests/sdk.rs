@@ -138,3 +138,46 @@ fn a_confused_host_gets_errors_from_the_sdk() {
         (api.error_destroy.unwrap())(&mut destroy);
     }
 }
+
+#[test]
+fn an_older_host_gets_the_fields_its_struct_has_and_nothing_past_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let table = halbench_plugin_api(abi::ABI_MAJOR, abi::ABI_MINOR);
+    // SAFETY: the table is this binary's static; the info call gets a 1.0-sized struct at
+    // the front of a larger buffer, as a 1.0 host's would be.
+    unsafe {
+        let api = &*table;
+        let mut open = abi::HB_Device_Open_Args::new();
+        assert!((api.device_open.unwrap())(&mut open).is_null());
+
+        let canary = 0xAB_u8;
+        let mut bytes = vec![canary; size_of::<abi::HB_Device_Info_Args>()];
+        let old = bytes.as_mut_ptr().cast::<abi::HB_Device_Info_Args>();
+        std::ptr::write_unaligned(
+            old.cast::<[usize; 2]>(),
+            [abi::DEVICE_INFO_ARGS_SIZE_1_0, open.device as usize],
+        );
+        assert!((api.device_info.unwrap())(old).is_null());
+        let name = std::ptr::read_unaligned(std::ptr::addr_of!((*old).name));
+        assert_eq!(std::ffi::CStr::from_ptr(name).to_str().unwrap(), "panics");
+        assert!(
+            bytes[abi::DEVICE_INFO_ARGS_SIZE_1_0..]
+                .iter()
+                .all(|&b| b == canary),
+            "the plugin wrote past the host's struct"
+        );
+
+        let mut too_small = abi::HB_Device_Info_Args::new();
+        too_small.struct_size = abi::DEVICE_INFO_ARGS_SIZE_1_0 - 8;
+        too_small.device = open.device;
+        let err = (api.device_info.unwrap())(&mut too_small);
+        assert!(!err.is_null(), "a struct smaller than 1.0's is refused");
+        let mut destroy = abi::HB_Error_Destroy_Args::new();
+        destroy.error = err;
+        (api.error_destroy.unwrap())(&mut destroy);
+
+        let mut close = abi::HB_Device_Close_Args::new();
+        close.device = open.device;
+        assert!((api.device_close.unwrap())(&mut close).is_null());
+    }
+}

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::ffi::CStr;
 
 use ash::vk;
-use halbench_hal::{Backend, DeviceClass, DeviceInfo, Dialect, Error, Features, Result};
+use halbench_hal::{Backend, DType, DeviceClass, DeviceInfo, Dialect, Error, Features, Result};
 
 pub use device::VkDevice;
 
@@ -279,8 +279,14 @@ pub(crate) fn describe(
         subgroup_size: subgroup.subgroup_size,
         dialects: vec![Dialect::SpirV],
         features: Features {
-            f16: caps.storage16,
-            bf16: caps.storage16 && caps.int16,
+            dtypes: Features::dtypes_with(
+                [
+                    (caps.storage16, DType::F16),
+                    (caps.storage16 && caps.int16, DType::BF16),
+                ]
+                .into_iter()
+                .filter_map(|(on, t)| on.then_some(t)),
+            ),
             device_timers: caps.timestamp_valid_bits > 0
                 && caps.host_query_reset
                 && limits.timestamp_compute_and_graphics == vk::TRUE,

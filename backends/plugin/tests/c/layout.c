@@ -14,6 +14,8 @@ int main(void) {
   SIZE(HB_NamedValue);
   SIZE(HB_Device_Info_Args);
   OFFSET(HB_Device_Info_Args, extras);
+  printf("HB_DEVICE_INFO_ARGS_SIZE_1_0 %zu\n", (size_t)HB_DEVICE_INFO_ARGS_SIZE_1_0);
+  OFFSET(HB_Device_Info_Args, max_groups);
   SIZE(HB_Device_Stats_Args);
   SIZE(HB_Buffer_Transfer_Args);
   SIZE(HB_Buffer_Copy_Args);

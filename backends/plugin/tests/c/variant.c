@@ -71,6 +71,17 @@ static HB_Error* garbage_info(HB_Device_Info_Args* a) {
 }
 #endif
 
+#ifdef OLD_MINOR
+/* What a 1.0 plugin fills: the 1.0 prefix, with its dtypes as feature bits. */
+static HB_Error* old_info(HB_Device_Info_Args* a) {
+  HB_Error* e = device_info(a);
+  a->dtypes = 0;
+  for (int i = 0; i < 3; ++i) a->max_group_size[i] = a->max_groups[i] = 0;
+  a->features |= HB_FEATURE_F16;
+  return e;
+}
+#endif
+
 /* A table from a future minor: one more function after everything this host knows. */
 struct future_api {
   HB_Api base;
@@ -86,6 +97,7 @@ const HB_Api* halbench_plugin_api(uint32_t host_major, uint32_t host_minor) {
   table.base.abi_minor = 0;
   table.base.struct_size = HB_API_SIZE_1_0;
   table.base.host_pin = NULL; /* beyond struct_size: never read */
+  table.base.device_info = old_info;
 #endif
 #ifdef NEW_MINOR
   table.base.abi_minor = HB_ABI_MINOR + 1;
