@@ -22,6 +22,8 @@ pub mod commands;
 pub mod compare;
 pub mod harness;
 pub mod output;
+pub mod paths;
+pub mod progress;
 pub mod registry;
 pub mod report;
 pub mod results;

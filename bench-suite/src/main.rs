@@ -12,8 +12,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use halbench::{commands, compare, registry, report, results, roofline, run, Format, RunOptions};
+use halbench::{
+    commands, compare, paths, progress, registry, report, results, roofline, run, Format,
+    RunOptions,
+};
 use halbench_kernels::{CustomKernel, LaunchShape, Scale};
+use paths::PathOption;
 
 #[derive(Parser, Debug)]
 #[command(name = "halbench", version, about, long_about = None)]
@@ -115,6 +119,29 @@ pub struct RunArgs {
     /// `.cl`, `.cu`, `.spv` or `.comp` (glslc) file; repeatable.
     #[arg(long, value_name = "NAME=PATH")]
     pub kernel: Vec<String>,
+    /// Progress on stderr: a bar in a terminal, a line per case elsewhere (auto), or
+    /// either one always, or none.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressArg {
+    Auto,
+    Bar,
+    Lines,
+    Off,
+}
+
+impl ProgressArg {
+    fn mode(self) -> progress::Mode {
+        match self {
+            ProgressArg::Auto => progress::Mode::detect(),
+            ProgressArg::Bar => progress::Mode::Bar,
+            ProgressArg::Lines => progress::Mode::Lines,
+            ProgressArg::Off => progress::Mode::Off,
+        }
+    }
 }
 
 impl RunArgs {
@@ -139,6 +166,7 @@ impl RunArgs {
             update_baseline: self.update_baseline,
             threshold: self.threshold,
             kernels,
+            progress: self.progress.mode(),
         })
     }
 }
@@ -162,8 +190,9 @@ fn parse_kernel(spec: &str) -> Result<CustomKernel, String> {
                 .join(", ")
         ));
     }
-    let mut kernel =
-        CustomKernel::from_file(name, std::path::Path::new(path)).map_err(|e| e.to_string())?;
+    let path = std::path::Path::new(path);
+    paths::check(&[PathOption::new("--kernel", path, paths::Kind::Input)])?;
+    let mut kernel = CustomKernel::from_file(name, path).map_err(|e| e.to_string())?;
     if let Some(l) = launch {
         kernel = kernel
             .with_launch(LaunchShape::parse(l).map_err(|e| format!("--kernel `{spec}`: {e}"))?);
@@ -185,8 +214,66 @@ fn parse_scale(s: &str) -> Result<Scale, String> {
     s.parse()
 }
 
+/// Every path option with what it must be, checked before anything runs.
+fn path_options(command: &Command) -> Vec<PathOption<'_>> {
+    use paths::Kind::{Folder, Input, Output};
+    let mut options = Vec::new();
+    match command {
+        Command::Run(a) => {
+            options.extend(
+                a.json
+                    .as_deref()
+                    .map(|p| PathOption::new("--json", p, Output)),
+            );
+            options.extend(
+                a.csv
+                    .as_deref()
+                    .map(|p| PathOption::new("--csv", p, Output)),
+            );
+            options.extend(
+                a.baseline
+                    .as_deref()
+                    .map(|p| PathOption::new("--baseline", p, Folder)),
+            );
+            // --kernel's path is checked as it is read (parse_kernel), with its NAME.
+        }
+        Command::Compare { base, new, .. } => {
+            options.push(PathOption::new("compare BASE", base, Input));
+            options.push(PathOption::new("compare NEW", new, Input));
+        }
+        Command::Roofline(a) => {
+            options.extend(
+                a.input
+                    .as_deref()
+                    .map(|p| PathOption::new("--input", p, Input)),
+            );
+            options.extend(
+                a.json
+                    .as_deref()
+                    .map(|p| PathOption::new("--json", p, Output)),
+            );
+        }
+        Command::Report { files, out } => {
+            options.extend(
+                files
+                    .iter()
+                    .map(|p| PathOption::new("report FILE", p, Input)),
+            );
+            options.push(PathOption::new("--out", out, Output));
+        }
+        Command::Devices { .. } | Command::Conformance { .. } | Command::Schema => {}
+    }
+    options
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(command) = &cli.command {
+        if let Err(e) = paths::check(&path_options(command)) {
+            eprintln!("error: {e}");
+            return ExitCode::from(run::USAGE);
+        }
+    }
     registry::set_plugins(cli.plugin.clone());
     match cli.command {
         None => run::run(RunOptions::default()),

@@ -1,7 +1,6 @@
 //! `halbench run`: discover devices, run the selected cases round-robin across them,
 //! save the results atomically as they come, print them, and gate on baselines.
 
-use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,9 +8,9 @@ use std::time::SystemTime;
 
 use halbench_hal::{Backend, DeviceInfo};
 use halbench_kernels::conformance;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::harness::{self, Budget};
+use crate::progress::{Mode, Progress};
 use crate::results::{self, CaseResult, RunInfo, RunReport, Status, SCHEMA_VERSION};
 use crate::select::{self, Selection, UsageError};
 use crate::{baseline, output, registry, Format};
@@ -42,6 +41,8 @@ pub struct RunOptions {
     pub threshold: f64,
     /// Custom kernels, each run as its own variant beside the built-in ones.
     pub kernels: Vec<Arc<halbench_kernels::CustomKernel>>,
+    /// How progress is shown on stderr (a bar in a terminal, lines in a log).
+    pub progress: Mode,
 }
 
 impl Default for RunOptions {
@@ -60,6 +61,7 @@ impl Default for RunOptions {
             update_baseline: false,
             threshold: crate::compare::DEFAULT_THRESHOLD,
             kernels: Vec::new(),
+            progress: Mode::detect(),
         }
     }
 }
@@ -208,18 +210,7 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
     }
 
     let total: usize = plan.iter().map(|(_, _, c)| c.len()).sum();
-    let progress = ProgressBar::with_draw_target(
-        Some(total as u64),
-        if std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    progress.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let progress = Progress::new(total, args.progress);
     let budget = Budget::for_scale(args.scale);
 
     // Open every device, then run case i on every device before case i + 1: the same case
@@ -263,7 +254,7 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
         } in open.iter_mut()
         {
             let Some(case) = cases.get(i) else { continue };
-            progress.set_message(format!("{} {case}", info.key()));
+            progress.start(format!("{} {case}", info.key()));
             let result = catch_unwind(AssertUnwindSafe(|| {
                 harness::run_case(device.as_mut(), case, budget)
             }))
@@ -283,20 +274,20 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
             if matches!(result.status, Status::Failed | Status::Error) {
                 failed = true;
             }
+            progress.finish(&result);
             done.push(result);
-            progress.inc(1);
         }
         // Results so far, device by device, after every round but the last (saved
         // below): a crash loses one round.
         if let (Some(path), true) = (&args.json, i + 1 < rounds) {
             report.results = gather(&open);
             if let Err(e) = save(&report, path) {
-                progress.finish_and_clear();
+                progress.close();
                 return Err(fail(e));
             }
         }
     }
-    progress.finish_and_clear();
+    progress.close();
     report.results = gather(&open);
 
     if let Some(path) = &args.json {

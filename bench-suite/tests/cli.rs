@@ -139,12 +139,71 @@ fn unwritable_json_path_fails_before_running_and_leaves_nothing() {
         "--json",
         missing.to_str().unwrap(),
     ]);
-    refused(&out, 1, "cannot write");
+    refused(&out, 2, "does not exist");
     no_files_in(&dir);
     // A directory is not a file either.
     let out = halbench(&["run", "--scale", "smoke", "--json", dir.to_str().unwrap()]);
-    refused(&out, 1, "cannot write");
+    refused(&out, 2, "is a folder; --json takes the file to write");
     no_files_in(&dir);
+}
+
+#[test]
+fn every_path_option_of_the_wrong_kind_is_a_usage_error() {
+    let dir = scratch("kinds");
+    let file = dir.join("a.json");
+    std::fs::write(&file, "{}").unwrap();
+    let (d, f) = (dir.to_str().unwrap(), file.to_str().unwrap());
+    let missing = dir.join("missing.json");
+    let m = missing.to_str().unwrap();
+    let smoke = [
+        "run",
+        "--backend",
+        "cpu",
+        "--scale",
+        "smoke",
+        "--workload",
+        "stream.copy",
+    ];
+    fn with<'a>(smoke: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [smoke, extra].concat()
+    }
+    for (args, needle) in [
+        (with(&smoke, &["--baseline", f]), "--baseline"),
+        (with(&smoke, &["--csv", d]), "--csv"),
+        (with(&smoke, &["--json", d]), "--json"),
+        (
+            with(&smoke, &["--kernel", &format!("stream_copy={d}")]),
+            "--kernel",
+        ),
+        (vec!["compare", d, f], "compare BASE"),
+        (vec!["compare", f, m], "compare NEW"),
+        (vec!["report", d, "--out", m], "report FILE"),
+        (vec!["report", f, "--out", d], "--out"),
+        (
+            vec!["roofline", "--backend", "cpu", "--input", d],
+            "--input",
+        ),
+        (vec!["roofline", "--backend", "cpu", "--json", d], "--json"),
+    ] {
+        let out = halbench(&args);
+        refused(&out, 2, needle);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            ["is a folder", "is a file", "no such file"]
+                .iter()
+                .any(|k| stderr.contains(k)),
+            "{args:?}: {stderr}"
+        );
+    }
+    // The baseline message says what --baseline wants.
+    refused(
+        &halbench(&with(&smoke, &["--baseline", f])),
+        2,
+        "is a file; --baseline takes a folder",
+    );
+    // Nothing was written over the file or into the folder.
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
 }
 
 #[test]

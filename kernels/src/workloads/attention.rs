@@ -268,7 +268,8 @@ impl Workload for Prefill {
                 both(1, 2, 1, 600, 64),
             ]
             .concat(),
-            Scale::Quick => both(1, 8, 2, 512, 64).to_vec(),
+            // Causal only: what LLM prefill runs; the unmasked form is in smoke and full.
+            Scale::Quick => vec![prefill(1, 8, 2, 512, 64, true)],
             Scale::Full => [both(1, 16, 4, 2048, 128), both(1, 32, 8, 4096, 128)].concat(),
         }
     }
