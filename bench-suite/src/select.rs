@@ -191,13 +191,14 @@ impl Selection {
                     k.name, k.label
                 )));
             }
+            // Any smoke shape: a plan can pick its kernel by shape (GEMM's small-M path).
             let launched = self.workloads.iter().any(|&w| {
-                let shape = w.shapes(Scale::Smoke, &probe).first().copied();
+                let shapes = w.shapes(Scale::Smoke, &probe);
                 w.variants()
                     .iter()
                     .filter(|v| self.keeps_variant(v))
                     .any(|v| {
-                        shape.is_some_and(|shape| {
+                        shapes.iter().any(|&shape| {
                             Case::new(w, v, DType::F32, shape).launches(&k.name, &probe)
                         })
                     })

@@ -234,7 +234,7 @@ fn bad_kernel_arguments_are_usage_errors() {
             &["--kernel", "gemm_fastest=x.cl"],
             "not a kernel of the kernel ABI",
         ),
-        (&["--kernel", "gemm_tiled=/no/such/file.cl"], "No such file"),
+        (&["--kernel", "gemm_tiled=/no/such/file.cl"], "no such file"),
         (
             &["--kernel", "gemm_tiled=Cargo.toml"],
             "unknown kernel file type",

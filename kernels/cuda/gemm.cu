@@ -106,3 +106,55 @@ extern "C" __global__ void __launch_bounds__(256) gemm_tiled(const T* __restrict
     }
 }
 #endif
+
+// Decode-sized M (1 to 16): one thread per column of C keeps all GEMM_ROWS rows of it in
+// registers and streams its column of B once, so the time tracks the bytes of B, not a
+// 64-row tile's worth of padding. GEMM_KSPLIT threads (threadIdx.y) split K for one column
+// and add their parts through shared memory. Rows past M read row M-1 and are not stored.
+#ifndef GEMM_ROWS
+#define GEMM_ROWS 16
+#endif
+#ifndef GEMM_KSPLIT
+#define GEMM_KSPLIT 1
+#endif
+extern "C" __global__ void gemm_small_m(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C,
+                                        uint M, uint N, uint K) {
+    size_t lx = threadIdx.x, s = threadIdx.y;
+    size_t j = (size_t)blockIdx.x * blockDim.x + lx;
+    float acc[GEMM_ROWS];
+    size_t rows[GEMM_ROWS];
+#pragma unroll
+    for (int r = 0; r < GEMM_ROWS; r++) {
+        acc[r] = 0.0f;
+        rows[r] = (size_t)min((uint)r, M - 1) * K;
+    }
+    size_t chunk = (K + GEMM_KSPLIT - 1) / GEMM_KSPLIT;
+    size_t k0 = min(s * chunk, (size_t)K), k1 = min(k0 + chunk, (size_t)K);
+    if (j < N) {
+        for (size_t p = k0; p < k1; p++) {
+            float b = LOAD(B, p * N + j);
+#pragma unroll
+            for (int r = 0; r < GEMM_ROWS; r++) acc[r] = fmaf(LOAD(A, rows[r] + p), b, acc[r]);
+        }
+    }
+#if GEMM_KSPLIT > 1
+    __shared__ float part[GEMM_KSPLIT][64];
+#pragma unroll
+    for (int r = 0; r < GEMM_ROWS; r++) {
+        if (r >= M) break; // M is uniform: the whole block leaves together
+        part[s][lx] = acc[r];
+        __syncthreads();
+        if (s == 0 && j < N) {
+            float sum = 0.0f;
+            for (int q = 0; q < GEMM_KSPLIT; q++) sum += part[q][lx];
+            STORE(C, (size_t)r * N + j, sum);
+        }
+        __syncthreads();
+    }
+#else
+    if (j < N)
+#pragma unroll
+        for (int r = 0; r < GEMM_ROWS; r++)
+            if (r < M) STORE(C, (size_t)r * N + j, acc[r]);
+#endif
+}

@@ -91,3 +91,91 @@ void gemm_tiled(__global const T* restrict A, __global const T* restrict B,
     }
 }
 #endif
+
+// Decode-sized M (1 to 16): one work-item per column of C keeps all GEMM_ROWS rows of it
+// in registers and streams its column of B once, so the time tracks the bytes of B, not a
+// 64-row tile's worth of padding. GEMM_KSPLIT work-items (local y) split K for one column
+// and add their parts through local memory: more loads in flight on wide devices. Rows
+// past M read row M-1 (no branch in the loop) and are not stored.
+#ifndef GEMM_ROWS
+#define GEMM_ROWS 16
+#endif
+#ifndef GEMM_KSPLIT
+#define GEMM_KSPLIT 1
+#endif
+#if defined(GEMM_COLUMNS16)
+// The shape for CPU devices that do not run work-items as SIMD lanes (PoCL): one work-item
+// per group owns 16 adjacent columns as float16 accumulators and reads B's rows 16 wide,
+// so it streams B row by row instead of walking a column of it.
+#if defined(DTYPE_F16)
+#define LOAD16(p, i) vload_half16(0, (p) + (i))
+#elif defined(DTYPE_BF16)
+#define LOAD16(p, i) as_float16(convert_uint16(vload16(0, (p) + (i))) << 16)
+#else
+#define LOAD16(p, i) vload16(0, (p) + (i))
+#endif
+__kernel void gemm_small_m(__global const T* restrict A, __global const T* restrict B,
+                           __global T* restrict C, uint M, uint N, uint K) {
+    size_t j0 = get_global_id(0) * 16;
+    if (j0 >= N) return;
+    size_t rows[GEMM_ROWS];
+    float16 acc[GEMM_ROWS];
+    for (int r = 0; r < GEMM_ROWS; r++) {
+        rows[r] = (size_t)min((uint)r, M - 1) * K;
+        acc[r] = (float16)(0.0f);
+    }
+    bool full = j0 + 16 <= N;
+    for (size_t p = 0; p < K; p++) {
+        float16 b;
+        if (full) {
+            b = LOAD16(B, p * N + j0);
+        } else {
+            float bs[16];
+            for (int c = 0; c < 16; c++) bs[c] = j0 + c < N ? LOAD(B, p * N + j0 + c) : 0.0f;
+            b = vload16(0, bs);
+        }
+        for (int r = 0; r < GEMM_ROWS; r++) acc[r] = fma((float16)(LOAD(A, rows[r] + p)), b, acc[r]);
+    }
+    for (int r = 0; r < GEMM_ROWS && r < M; r++) {
+        float out[16];
+        vstore16(acc[r], 0, out);
+        for (int c = 0; c < 16 && j0 + c < N; c++) STORE(C, (size_t)r * N + j0 + c, out[c]);
+    }
+}
+#else
+__kernel void gemm_small_m(__global const T* restrict A, __global const T* restrict B,
+                           __global T* restrict C, uint M, uint N, uint K) {
+    size_t j = get_global_id(0), lx = get_local_id(0), s = get_local_id(1);
+    float acc[GEMM_ROWS];
+    size_t rows[GEMM_ROWS];
+    for (int r = 0; r < GEMM_ROWS; r++) {
+        acc[r] = 0.0f;
+        rows[r] = (size_t)min((uint)r, M - 1) * K;
+    }
+    size_t chunk = (K + GEMM_KSPLIT - 1) / GEMM_KSPLIT;
+    size_t k0 = min(s * chunk, (size_t)K), k1 = min(k0 + chunk, (size_t)K);
+    if (j < N) {
+        for (size_t p = k0; p < k1; p++) {
+            float b = LOAD(B, p * N + j);
+            for (int r = 0; r < GEMM_ROWS; r++) acc[r] = fma(LOAD(A, rows[r] + p), b, acc[r]);
+        }
+    }
+#if GEMM_KSPLIT > 1
+    __local float part[GEMM_KSPLIT][64];
+    for (int r = 0; r < GEMM_ROWS; r++) {
+        if (r >= M) break; /* M is uniform: every work-item leaves together */
+        part[s][lx] = acc[r];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (s == 0 && j < N) {
+            float sum = 0.0f;
+            for (int q = 0; q < GEMM_KSPLIT; q++) sum += part[q][lx];
+            STORE(C, (size_t)r * N + j, sum);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+#else
+    if (j < N)
+        for (int r = 0; r < GEMM_ROWS && r < M; r++) STORE(C, (size_t)r * N + j, acc[r]);
+#endif
+}
+#endif

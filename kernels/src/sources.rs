@@ -25,7 +25,7 @@ const FILES: &[(&str, &[&str])] = &[
             "stream_dot",
         ],
     ),
-    ("gemm", &["gemm_naive", "gemm_tiled"]),
+    ("gemm", &["gemm_naive", "gemm_tiled", "gemm_small_m"]),
     (
         "attention",
         &[
@@ -130,6 +130,7 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
     every_dtype!(
         "gemm_naive",
         "gemm_tiled",
+        "gemm_small_m",
         "attn_prefill_scores",
         "attn_prefill_pv",
         "attn_prefill_fused",

@@ -46,7 +46,15 @@ impl Workload for Gemm {
     fn shapes(&self, scale: Scale, _info: &DeviceInfo) -> Vec<Shape> {
         match scale {
             // Odd sizes: no dimension a multiple of any tile.
-            Scale::Smoke => vec![g(37, 29, 45), g(1, 70, 33), g(64, 64, 64)],
+            // The small-M path at 1, 5 (rows past M padded) and 16 rows; N not a multiple
+            // of its 16 or 64 columns, K not of its 4 slices.
+            Scale::Smoke => vec![
+                g(37, 29, 45),
+                g(1, 70, 33),
+                g(5, 33, 47),
+                g(16, 100, 61),
+                g(64, 64, 64),
+            ],
             // One compute-bound square and the two decode regimes (one token, a batch of
             // 16) against a 4096² weight. The prefill-shaped rectangle is in `full`
             // (2048×8192×2048): at quick size it told what the square tells, at twice the
@@ -75,65 +83,45 @@ impl Workload for Gemm {
 
     fn plan(&self, variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
         let (m, n, k) = mnk(shape);
-        let size = dtype.size() as u64;
+        if variant == "tiled" && m <= SMALL_M {
+            return small_m_plan(dtype, (m, n, k), info);
+        }
         let cpu_device = crate::workloads::cpu_shaped(info);
-        let dims = match variant {
+        let (kernel, dims) = match variant {
             // One thread per output element.
-            "naive" => Dims {
-                groups: [groups(n, 16), groups(m, 16), 1],
-                threads: [16, 16, 1],
-            },
+            "naive" => (
+                "gemm_naive",
+                Dims {
+                    groups: [groups(n, 16), groups(m, 16), 1],
+                    threads: [16, 16, 1],
+                },
+            ),
             // On a CPU device, one work-item per group computing an 8×16 register tile
             // (GEMM_REGISTER_TILE): a GPU-shaped group would leave the vector units idle.
-            "tiled" if cpu_device => Dims {
-                groups: [groups(n, 16), groups(m, 8), 1],
-                threads: [1, 1, 1],
-            },
+            "tiled" if cpu_device => (
+                "gemm_tiled",
+                Dims {
+                    groups: [groups(n, 16), groups(m, 8), 1],
+                    threads: [1, 1, 1],
+                },
+            ),
             // One 64×64 output tile per group of 256 threads.
-            "tiled" => Dims {
-                groups: [groups(n, 64), groups(m, 64), 1],
-                threads: [256, 1, 1],
-            },
+            "tiled" => (
+                "gemm_tiled",
+                Dims {
+                    groups: [groups(n, 64), groups(m, 64), 1],
+                    threads: [256, 1, 1],
+                },
+            ),
             // A vendor library picks its own launch.
-            _ => Dims::linear(1, 1),
+            _ => ("gemm_vendor", Dims::linear(1, 1)),
         };
-        let kernel = match variant {
-            "naive" => "gemm_naive",
-            "tiled" => "gemm_tiled",
-            _ => "gemm_vendor",
+        let defines = if variant == "tiled" && cpu_device {
+            vec![("GEMM_REGISTER_TILE".into(), "1".into())]
+        } else {
+            vec![]
         };
-        Plan {
-            buffers: vec![
-                BufferSpec::input("gemm.a", dtype, m * k),
-                BufferSpec::input("gemm.b", dtype, k * n),
-                BufferSpec::output("gemm.c", m * n * size),
-            ],
-            steps: vec![Step::Launch(
-                Launch::new(
-                    kernel,
-                    dtype,
-                    dims,
-                    // Every variant takes the builtin's list (the kernel ABI's gemm signature).
-                    GemmArgs {
-                        a: 0,
-                        b: 1,
-                        c: 2,
-                        m: m as u32,
-                        n: n as u32,
-                        k: k as u32,
-                    }
-                    .encode(),
-                )
-                .defines(if variant == "tiled" && cpu_device {
-                    vec![("GEMM_REGISTER_TILE".into(), "1".into())]
-                } else {
-                    vec![]
-                })
-                // C is N wide (x) and M tall (y).
-                .extent([n, m, 1]),
-            )],
-            output: Output::Buffer(2),
-        }
+        gemm_plan(kernel, dtype, (m, n, k), dims, defines)
     }
 
     fn check(&self, dtype: DType, shape: &Shape, plan: &Plan, out: &[u8]) -> Validation {
@@ -153,5 +141,80 @@ impl Workload for Gemm {
             checker.check(get(dtype, out, idx), want, tol, || format!("C[{i},{j}]"));
         }
         checker.finish()
+    }
+}
+
+/// The largest M the tiled variant runs through `gemm_small_m`: decode batches.
+const SMALL_M: u64 = 16;
+
+/// The decode path: one work-item per column of C holding all of its (≤ 16) rows, so the
+/// time tracks B's bytes instead of a 64-row tile's padding. The launch shape by device:
+/// PoCL-like devices get 16 columns per work-item as vectors, lavapipe-like ones a
+/// subgroup-friendly 64-wide group, GPUs and NPUs 64 columns × 4 slices of K.
+fn small_m_plan(dtype: DType, (m, n, k): (u64, u64, u64), info: &DeviceInfo) -> Plan {
+    use crate::workloads::LaunchClass;
+    let rows = m.next_power_of_two().to_string();
+    let (dims, mut defines) = match crate::workloads::launch_class(info) {
+        LaunchClass::Sweep => (
+            Dims {
+                groups: [groups(n, 16), 1, 1],
+                threads: [1, 1, 1],
+            },
+            vec![("GEMM_COLUMNS16".to_string(), "1".to_string())],
+        ),
+        LaunchClass::Lanes => (
+            Dims {
+                groups: [groups(n, 64), 1, 1],
+                threads: [64, 1, 1],
+            },
+            vec![("GEMM_KSPLIT".to_string(), "1".to_string())],
+        ),
+        LaunchClass::Wide => (
+            Dims {
+                groups: [groups(n, 64), 1, 1],
+                threads: [64, 4, 1],
+            },
+            vec![("GEMM_KSPLIT".to_string(), "4".to_string())],
+        ),
+    };
+    defines.push(("GEMM_ROWS".into(), rows));
+    gemm_plan("gemm_small_m", dtype, (m, n, k), dims, defines)
+}
+
+/// A, B in; C out; one launch of `kernel` with the kernel ABI's gemm arguments.
+fn gemm_plan(
+    kernel: &'static str,
+    dtype: DType,
+    (m, n, k): (u64, u64, u64),
+    dims: Dims,
+    defines: Vec<(String, String)>,
+) -> Plan {
+    Plan {
+        buffers: vec![
+            BufferSpec::input("gemm.a", dtype, m * k),
+            BufferSpec::input("gemm.b", dtype, k * n),
+            BufferSpec::output("gemm.c", m * n * dtype.size() as u64),
+        ],
+        steps: vec![Step::Launch(
+            Launch::new(
+                kernel,
+                dtype,
+                dims,
+                // Every variant takes the builtin's list (the kernel ABI's gemm signature).
+                GemmArgs {
+                    a: 0,
+                    b: 1,
+                    c: 2,
+                    m: m as u32,
+                    n: n as u32,
+                    k: k as u32,
+                }
+                .encode(),
+            )
+            .defines(defines)
+            // C is N wide (x) and M tall (y).
+            .extent([n, m, 1]),
+        )],
+        output: Output::Buffer(2),
     }
 }

@@ -82,6 +82,7 @@ fn builtin(name: &str, dtype: DType) -> Result<KernelFn> {
         "stream_dot" => f32_only(stream::dot),
         "gemm_naive" => Ok(by_dtype!(dtype, gemm::naive)),
         "gemm_tiled" => Ok(by_dtype!(dtype, gemm::tiled)),
+        "gemm_small_m" => Ok(by_dtype!(dtype, gemm::small_m)),
         "gemm_vendor" => Ok(by_dtype!(dtype, gemm::vendor)),
         "attn_prefill_scores" => Ok(by_dtype!(dtype, attention::prefill_scores)),
         "softmax_rows" => f32_only(attention::softmax_rows),
