@@ -335,3 +335,43 @@ extern "C" __global__ void attn_decode_combine(const float* __restrict__ partial
         STORE(O, bh * D + e, acc / sum);
     }
 }
+
+// Paged KV cache (attention.paged): sequence b's key t is slot t % P of page
+// table[b · max_pages + t / P]; a page holds P slots of every KV head, D each.
+__device__ __forceinline__ size_t paged_row(const uint* table, size_t b, size_t kvh, size_t t, uint Hkv,
+                                            uint D, uint P, uint max_pages) {
+    size_t page = table[b * max_pages + t / P];
+    return ((page * Hkv + kvh) * P + t % P) * D;
+}
+
+// S[bh, t] = scale · q · k_t for t < lens[b]; −∞ past the sequence's end.
+extern "C" __global__ void attn_paged_scores(const T* __restrict__ Q, const T* __restrict__ K,
+                                             const uint* __restrict__ table, const uint* __restrict__ lens,
+                                             float* __restrict__ S, uint B, uint H, uint Hkv, uint L,
+                                             uint D, uint P, uint max_pages, float scale) {
+    size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x, bh = (size_t)blockIdx.y * blockDim.y + threadIdx.y;
+    if (t >= L || bh >= (size_t)B * H) return;
+    size_t b = bh / H, kvh = (bh % H) / (H / Hkv);
+    if (t >= lens[b]) {
+        S[bh * L + t] = -INF;
+        return;
+    }
+    size_t k = paged_row(table, b, kvh, t, Hkv, D, P, max_pages);
+    float acc = 0.0f;
+    for (size_t e = 0; e < D; e++) acc += LOAD(Q, bh * D + e) * LOAD(K, k + e);
+    S[bh * L + t] = acc * scale;
+}
+
+// o[bh, e] = Σ_{t < lens[b]} P[bh, t] · V[row t, e]
+extern "C" __global__ void attn_paged_pv(const float* __restrict__ Pm, const T* __restrict__ V,
+                                         const uint* __restrict__ table, const uint* __restrict__ lens,
+                                         T* __restrict__ O, uint B, uint H, uint Hkv, uint L, uint D,
+                                         uint P, uint max_pages) {
+    size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x, bh = (size_t)blockIdx.y * blockDim.y + threadIdx.y;
+    if (e >= D || bh >= (size_t)B * H) return;
+    size_t b = bh / H, kvh = (bh % H) / (H / Hkv);
+    float acc = 0.0f;
+    for (size_t t = 0; t < lens[b]; t++)
+        acc += Pm[bh * L + t] * LOAD(V, paged_row(table, b, kvh, t, Hkv, D, P, max_pages) + e);
+    STORE(O, bh * D + e, acc);
+}

@@ -198,3 +198,44 @@ __kernel void attn_decode_combine(__global const float* restrict partial,
         STORE(O, bh * D + e, acc / sum);
     }
 }
+
+// Paged KV cache (attention.paged): sequence b's key t is slot t % P of page
+// table[b · max_pages + t / P]; a page holds P slots of every KV head, D each.
+inline size_t paged_row(__global const uint* table, size_t b, size_t kvh, size_t t, uint Hkv,
+                        uint D, uint P, uint max_pages) {
+    size_t page = table[b * max_pages + t / P];
+    return ((page * Hkv + kvh) * P + t % P) * D;
+}
+
+// S[bh, t] = scale · q · k_t for t < lens[b]; −∞ past the sequence's end.
+__kernel void attn_paged_scores(__global const T* restrict Q, __global const T* restrict K,
+                                __global const uint* restrict table,
+                                __global const uint* restrict lens, __global float* restrict S,
+                                uint B, uint H, uint Hkv, uint L, uint D, uint P,
+                                uint max_pages, float scale) {
+    size_t t = get_global_id(0), bh = get_global_id(1);
+    if (t >= L || bh >= (size_t)B * H) return;
+    size_t b = bh / H, kvh = (bh % H) / (H / Hkv);
+    if (t >= lens[b]) {
+        S[bh * L + t] = -INFINITY;
+        return;
+    }
+    size_t k = paged_row(table, b, kvh, t, Hkv, D, P, max_pages);
+    float acc = 0.0f;
+    for (size_t e = 0; e < D; e++) acc += LOAD(Q, bh * D + e) * LOAD(K, k + e);
+    S[bh * L + t] = acc * scale;
+}
+
+// o[bh, e] = Σ_{t < lens[b]} P[bh, t] · V[row t, e]
+__kernel void attn_paged_pv(__global const float* restrict Pm, __global const T* restrict V,
+                            __global const uint* restrict table,
+                            __global const uint* restrict lens, __global T* restrict O, uint B,
+                            uint H, uint Hkv, uint L, uint D, uint P, uint max_pages) {
+    size_t e = get_global_id(0), bh = get_global_id(1);
+    if (e >= D || bh >= (size_t)B * H) return;
+    size_t b = bh / H, kvh = (bh % H) / (H / Hkv);
+    float acc = 0.0f;
+    for (size_t t = 0; t < lens[b]; t++)
+        acc += Pm[bh * L + t] * LOAD(V, paged_row(table, b, kvh, t, Hkv, D, P, max_pages) + e);
+    STORE(O, bh * D + e, acc);
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Most keys a [`Shape::Keyed`] shape holds.
-pub const MAX_KEYS: usize = 6;
+pub const MAX_KEYS: usize = 8;
 
 /// The shape of one case. Grows by new variants; a workload defined outside this crate
 /// uses [`Shape::Keyed`] with its own keys.
@@ -75,7 +75,8 @@ impl ShapeKind {
             ShapeKind::Elements => pairs.len() == 1 && has("n"),
             ShapeKind::Gemm => has("m") || has("k"),
             ShapeKind::Prefill => has("s"),
-            ShapeKind::Decode => has("l"),
+            // A page size makes it attention.paged's.
+            ShapeKind::Decode => has("l") && !has("page"),
             ShapeKind::Keyed(keys) => keys.first().is_some_and(|k| has(k)),
         }
     }
@@ -264,10 +265,27 @@ impl Shape {
                 ));
             }
         }
-        if let Shape::Prefill { h, hkv, .. } | Shape::Decode { h, hkv, .. } = *self {
+        let heads = match *self {
+            Shape::Prefill { h, hkv, .. } | Shape::Decode { h, hkv, .. } => Some((h, hkv)),
+            // A keyed shape with heads (attention.paged) keeps the same rule.
+            Shape::Keyed { keys, .. } if keys.contains(&"h") && keys.contains(&"hkv") => {
+                Some((self.get("h"), self.get("hkv")))
+            }
+            _ => None,
+        };
+        if let Some((h, hkv)) = heads {
             if !h.is_multiple_of(hkv) {
                 return Err(format!(
                     "query heads h={h} must be a multiple of KV heads hkv={hkv}"
+                ));
+            }
+        }
+        if let Shape::Keyed { keys, .. } = *self {
+            if keys.contains(&"lmin") && self.get("lmin") > self.get("l") {
+                return Err(format!(
+                    "the shortest length lmin={} exceeds the longest l={}",
+                    self.get("lmin"),
+                    self.get("l")
                 ));
             }
         }

@@ -37,6 +37,8 @@ const FILES: &[(&str, &[&str])] = &[
             "attn_decode_pv",
             "attn_decode_split",
             "attn_decode_combine",
+            "attn_paged_scores",
+            "attn_paged_pv",
         ],
     ),
     ("peak", &["peak_fma", "latency_empty"]),
@@ -137,7 +139,9 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
         "attn_decode_scores",
         "attn_decode_pv",
         "attn_decode_split",
-        "attn_decode_combine"
+        "attn_decode_combine",
+        "attn_paged_scores",
+        "attn_paged_pv"
     );
     None
 }

@@ -4,13 +4,14 @@ mod attention;
 mod decode;
 mod gemm;
 mod latency;
+mod paged;
 mod peak;
 mod stream;
 mod transfer;
 
 use crate::Workload;
 
-static ALL: [&dyn Workload; 13] = [
+static ALL: [&dyn Workload; 14] = [
     &stream::Stream(stream::Op::Copy),
     &stream::Stream(stream::Op::Scale),
     &stream::Stream(stream::Op::Add),
@@ -22,6 +23,7 @@ static ALL: [&dyn Workload; 13] = [
     &gemm::Gemm,
     &attention::Prefill,
     &decode::Decode,
+    &paged::Paged,
     &peak::PeakFma,
     &latency::Launch,
 ];

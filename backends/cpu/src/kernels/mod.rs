@@ -2,6 +2,7 @@
 
 mod attention;
 mod gemm;
+mod paged;
 mod peak;
 mod stream;
 mod testing;
@@ -90,6 +91,8 @@ fn builtin(name: &str, dtype: DType) -> Result<KernelFn> {
         "attn_prefill_fused" => Ok(by_dtype!(dtype, attention::prefill_fused)),
         "attn_decode_scores" => Ok(by_dtype!(dtype, attention::decode_scores)),
         "attn_decode_pv" => Ok(by_dtype!(dtype, attention::decode_pv)),
+        "attn_paged_scores" => Ok(by_dtype!(dtype, paged::scores)),
+        "attn_paged_pv" => Ok(by_dtype!(dtype, paged::pv)),
         "attn_decode_split" => Ok(by_dtype!(dtype, attention::decode_split)),
         "attn_decode_combine" => Ok(by_dtype!(dtype, attention::decode_combine)),
         "peak_fma" => match dtype {

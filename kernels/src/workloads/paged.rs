@@ -1,0 +1,310 @@
+//! attention.paged: decode attention over a paged KV cache, as vLLM, FlashInfer and
+//! SGLang serve it. The cache lives in pages of `page` keys. Sequence b's key t is in page
+//! `table[b][t / page]`, slot `t % page`; a page holds those slots for every KV head:
+//! `K[page][kv head][slot][d]`. Sequences have ragged lengths: the first has `l` keys, the
+//! others a seeded uniform draw in `lmin..=l` (`lmin=l`: all equal). The pages are a
+//! seeded shuffle of the pool, so a kernel that assumes contiguity fails validation.
+//!
+//! Bytes counted: q, o, and the K and V rows actually read (Σ lengths), plus the table
+//! entries and lengths the kernels read. The dense `attention.decode` at the same total
+//! KV bytes is the comparison that says what paging costs.
+
+use halbench_hal::{DType, DeviceInfo, Dims};
+
+use super::attention::{buf, launch, u32_arg};
+use crate::check::{unit_roundoff, Checker, Validation};
+use crate::data::{self, get, seed, Rng};
+use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg};
+use crate::workloads::MAX_GROUPS;
+use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
+
+pub(crate) struct Paged;
+
+/// `page` first: a spec is this family's when it names a page size.
+const KEYS: &[&str] = &["page", "b", "h", "hkv", "l", "lmin", "d"];
+
+fn paged(page: u64, b: u64, h: u64, hkv: u64, (lmin, l): (u64, u64), d: u64) -> Shape {
+    Shape::Keyed {
+        keys: KEYS,
+        values: [page, b, h, hkv, l, lmin, d, 0],
+    }
+}
+
+/// Everything the plan, cost and reference need, derived from the shape alone.
+struct Layout {
+    page: u64,
+    b: u64,
+    h: u64,
+    hkv: u64,
+    /// The longest sequence: the scores' row length.
+    l: u64,
+    d: u64,
+    lens: Vec<u64>,
+    /// Table columns: pages of the longest sequence.
+    max_pages: u64,
+    /// The pool: every sequence's pages.
+    pages: u64,
+    /// `b × max_pages` page indices; unused entries are 0 (never read).
+    table: Vec<u32>,
+}
+
+fn layout(shape: &Shape) -> Layout {
+    let v = |k| shape.get(k);
+    let (page, b, l) = (v("page").max(1), v("b"), v("l"));
+    let lmin = v("lmin").clamp(1, l.max(1));
+    let mut rng = Rng::new(seed("attn.paged.lens"));
+    let lens: Vec<u64> = (0..b)
+        .map(|i| {
+            if i == 0 {
+                l
+            } else {
+                lmin + rng.below(l - lmin + 1)
+            }
+        })
+        .collect();
+    let max_pages = l.div_ceil(page);
+    let pages: u64 = lens.iter().map(|n| n.div_ceil(page)).sum();
+    // A seeded Fisher–Yates shuffle of the pool, dealt to the sequences in order.
+    let mut pool: Vec<u32> = (0..pages as u32).collect();
+    let mut rng = Rng::new(seed("attn.paged.table"));
+    for i in (1..pool.len()).rev() {
+        pool.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mut table = vec![0u32; (b * max_pages) as usize];
+    let mut next = pool.into_iter();
+    for (i, n) in lens.iter().enumerate() {
+        for slot in 0..n.div_ceil(page) {
+            table[i * max_pages as usize + slot as usize] = next.next().unwrap_or(0);
+        }
+    }
+    Layout {
+        page,
+        b,
+        h: v("h"),
+        hkv: v("hkv").max(1),
+        l,
+        d: v("d"),
+        lens,
+        max_pages,
+        pages,
+        table,
+    }
+}
+
+impl Layout {
+    fn keys(&self) -> u64 {
+        self.lens.iter().sum()
+    }
+
+    /// Element offset of sequence b's key t for KV head kvh in K or V.
+    fn row(&self, b: usize, kvh: usize, t: usize) -> usize {
+        let (page, d) = (self.page as usize, self.d as usize);
+        let p = self.table[b * self.max_pages as usize + t / page] as usize;
+        ((p * self.hkv as usize + kvh) * page + t % page) * d
+    }
+
+    fn scalars(&self) -> Vec<PlanArg> {
+        [
+            self.b,
+            self.h,
+            self.hkv,
+            self.l,
+            self.d,
+            self.page,
+            self.max_pages,
+        ]
+        .into_iter()
+        .map(u32_arg)
+        .collect()
+    }
+}
+
+fn u32_bytes(values: impl IntoIterator<Item = u32>) -> Vec<u8> {
+    values.into_iter().flat_map(u32::to_le_bytes).collect()
+}
+
+impl Workload for Paged {
+    fn name(&self) -> &'static str {
+        "attention.paged"
+    }
+
+    fn variants(&self) -> &'static [&'static str] {
+        &["naive"]
+    }
+
+    fn dtypes(&self) -> &'static [DType] {
+        &DType::ALL
+    }
+
+    fn shape_kind(&self) -> ShapeKind {
+        ShapeKind::Keyed(KEYS)
+    }
+
+    fn bound(&self) -> Bound {
+        Bound::Memory
+    }
+
+    fn shapes(&self, scale: Scale, _info: &DeviceInfo) -> Vec<Shape> {
+        match scale {
+            // Pages that do not divide the lengths, one sequence of length 1 (b=1, l=1),
+            // and ragged batches with GQA.
+            Scale::Smoke => vec![
+                paged(16, 3, 4, 2, (1, 100), 16),
+                paged(16, 1, 2, 1, (1, 1), 8),
+                paged(7, 4, 6, 3, (1, 61), 24),
+            ],
+            // The dense quick decode's heads and total KV bytes (4 × 4096 keys), then a
+            // ragged batch of the same pool size.
+            Scale::Quick => vec![
+                paged(16, 4, 16, 4, (4096, 4096), 128),
+                paged(16, 8, 16, 4, (1, 4096), 128),
+            ],
+            Scale::Full => vec![
+                paged(16, 8, 32, 8, (4096, 4096), 128),
+                paged(16, 16, 32, 8, (1, 16384), 128),
+            ],
+        }
+    }
+
+    fn cost(&self, shape: &Shape, dtype: DType) -> Cost {
+        let x = layout(shape);
+        let size = dtype.size() as f64;
+        let keys = x.keys() as f64;
+        let (b, h, hkv, d) = (x.b as f64, x.h as f64, x.hkv as f64, x.d as f64);
+        let pages: f64 = x.lens.iter().map(|n| n.div_ceil(x.page) as f64).sum();
+        Cost {
+            flops: 4.0 * h * keys * d,
+            bytes: (2.0 * b * h * d + 2.0 * hkv * keys * d) * size + (pages + b) * 4.0,
+            ..Cost::default()
+        }
+    }
+
+    fn plan(&self, _variant: &str, dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
+        let x = layout(shape);
+        let bh = x.b * x.h;
+        let kv = x.pages * x.hkv * x.page * x.d;
+        let scale = PlanArg::F32(1.0 / (x.d as f32).sqrt());
+        let buffers = vec![
+            BufferSpec::input("attn.q", dtype, bh * x.d),
+            BufferSpec::input("attn.k", dtype, kv),
+            BufferSpec::input("attn.v", dtype, kv),
+            BufferSpec::with_data("attn.table", DType::F32, u32_bytes(x.table.clone())),
+            BufferSpec::with_data(
+                "attn.lens",
+                DType::F32,
+                u32_bytes(x.lens.iter().map(|&n| n as u32)),
+            ),
+            BufferSpec::output("attn.o", bh * x.d * dtype.size() as u64),
+            BufferSpec::output("attn.scores", bh * x.l * 4),
+        ];
+        let steps = vec![
+            launch(
+                "attn_paged_scores",
+                dtype,
+                Dims {
+                    groups: [groups(x.l, 256), bh as u32, 1],
+                    threads: [256, 1, 1],
+                },
+                [
+                    &[buf(0), buf(1), buf(3), buf(4), buf(6)][..],
+                    &x.scalars(),
+                    &[scale],
+                ]
+                .concat(),
+            ),
+            // Keys past a sequence's length score −∞: the softmax gives them weight 0.
+            launch(
+                "softmax_rows",
+                DType::F32,
+                Dims::linear((bh as u32).min(MAX_GROUPS), 256),
+                vec![buf(6), u32_arg(bh), u32_arg(x.l)],
+            ),
+            launch(
+                "attn_paged_pv",
+                dtype,
+                Dims {
+                    groups: [groups(x.d, 64), bh as u32, 1],
+                    threads: [64, 1, 1],
+                },
+                [&[buf(6), buf(2), buf(3), buf(4), buf(5)][..], &x.scalars()].concat(),
+            ),
+        ];
+        Plan {
+            buffers,
+            steps,
+            output: Output::Buffer(5),
+        }
+    }
+
+    /// Sampled (b, h) rows against the f64 two-pass softmax over the pages the table
+    /// names, with the dense decode's tolerance.
+    fn check(&self, dtype: DType, shape: &Shape, plan: &Plan, out: &[u8]) -> Validation {
+        let x = layout(shape);
+        let d = x.d as usize;
+        let group = (x.h / x.hkv) as usize;
+        let (q, k, v) = (plan.data(0), plan.data(1), plan.data(2));
+        let scale = 1.0 / (x.d as f64).sqrt();
+        let mut checker = Checker::new();
+        for row in data::sample((x.b * x.h) as usize, 128, seed("attn.sample")) {
+            let (bb, hh) = (row / x.h as usize, row % x.h as usize);
+            let kvh = hh / group;
+            let len = x.lens[bb] as usize;
+            let mut magnitude: f64 = 0.0;
+            let scores: Vec<f64> = (0..len)
+                .map(|t| {
+                    let at = x.row(bb, kvh, t);
+                    let (mut s, mut m) = (0.0, 0.0);
+                    for e in 0..d {
+                        let p = get(dtype, q, row * d + e) * get(dtype, k, at + e);
+                        s += p;
+                        m += p.abs();
+                    }
+                    magnitude = magnitude.max(m * scale);
+                    s * scale
+                })
+                .collect();
+            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let sum: f64 = weights.iter().sum();
+            let u = unit_roundoff(DType::F32);
+            let relative = 4.0 * unit_roundoff(dtype)
+                + 4.0 * (d as f64).sqrt() * u * magnitude
+                + 4.0 * (len as f64).sqrt() * u
+                + 2e-6;
+            for e in 0..d {
+                let (mut want, mut size) = (0.0, 0.0);
+                for (t, w) in weights.iter().enumerate() {
+                    let term = w / sum * get(dtype, v, x.row(bb, kvh, t) + e);
+                    want += term;
+                    size += term.abs();
+                }
+                let tol = 2.0 * unit_roundoff(dtype) * want.abs() + relative * size;
+                checker.check(get(dtype, out, row * d + e), want, tol, || {
+                    format!("O[b={bb},h={hh},d={e}] (length {len})")
+                });
+            }
+        }
+        checker.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_deals_every_page_once_in_shuffled_order() {
+        let x = layout(&paged(16, 3, 4, 2, (1, 100), 16));
+        assert_eq!(x.lens[0], 100);
+        assert!(x.lens.iter().all(|&n| (1..=100).contains(&n)));
+        let mut used: Vec<u32> = (0..x.b as usize)
+            .flat_map(|b| {
+                let n = x.lens[b].div_ceil(x.page) as usize;
+                x.table[b * x.max_pages as usize..][..n].to_vec()
+            })
+            .collect();
+        assert!(used.windows(2).any(|w| w[1] != w[0] + 1), "shuffled");
+        used.sort_unstable();
+        assert_eq!(used, (0..x.pages as u32).collect::<Vec<_>>());
+    }
+}
