@@ -1,5 +1,14 @@
 // C = A·B, row-major, f32 accumulate, T storage.
 
+// Sixteen consecutive elements widened to float16 (the CPU-device shapes' B rows).
+#if defined(DTYPE_F16)
+#define LOAD16(p, i) vload_half16(0, (p) + (i))
+#elif defined(DTYPE_BF16)
+#define LOAD16(p, i) as_float16(convert_uint16(vload16(0, (p) + (i))) << 16)
+#else
+#define LOAD16(p, i) vload16(0, (p) + (i))
+#endif
+
 // One work-item per output element.
 __kernel void gemm_naive(__global const T* restrict A, __global const T* restrict B,
                          __global T* restrict C, uint M, uint N, uint K) {
@@ -13,13 +22,6 @@ __kernel void gemm_naive(__global const T* restrict A, __global const T* restric
 #if defined(GEMM_REGISTER_TILE)
 // The shape for CPU devices: one work-item per group computes an 8×16 block of C with
 // eight float16 accumulators (vector registers), reading B rows as float16.
-#if defined(DTYPE_F16)
-#define LOAD16(p, i) vload_half16(0, (p) + (i))
-#elif defined(DTYPE_BF16)
-#define LOAD16(p, i) as_float16(convert_uint16(vload16(0, (p) + (i))) << 16)
-#else
-#define LOAD16(p, i) vload16(0, (p) + (i))
-#endif
 __kernel void gemm_tiled(__global const T* restrict A, __global const T* restrict B,
                          __global T* restrict C, uint M, uint N, uint K) {
     size_t j0 = get_global_id(0) * 16, i0 = get_global_id(1) * 8;
@@ -107,13 +109,6 @@ void gemm_tiled(__global const T* restrict A, __global const T* restrict B,
 // The shape for CPU devices that do not run work-items as SIMD lanes (PoCL): one work-item
 // per group owns 16 adjacent columns as float16 accumulators and reads B's rows 16 wide,
 // so it streams B row by row instead of walking a column of it.
-#if defined(DTYPE_F16)
-#define LOAD16(p, i) vload_half16(0, (p) + (i))
-#elif defined(DTYPE_BF16)
-#define LOAD16(p, i) as_float16(convert_uint16(vload16(0, (p) + (i))) << 16)
-#else
-#define LOAD16(p, i) vload16(0, (p) + (i))
-#endif
 __kernel void gemm_small_m(__global const T* restrict A, __global const T* restrict B,
                            __global T* restrict C, uint M, uint N, uint K) {
     size_t j0 = get_global_id(0) * 16;
