@@ -24,6 +24,7 @@ pub mod harness;
 pub mod output;
 pub mod paths;
 pub mod progress;
+pub mod ratios;
 pub mod registry;
 pub mod report;
 pub mod results;

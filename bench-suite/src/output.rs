@@ -113,6 +113,7 @@ pub fn notes(results: &[CaseResult]) -> Vec<String> {
             note
         })
         .collect();
+    out.extend(crate::ratios::weight_quant(results));
     if results
         .iter()
         .any(|r| r.metrics.as_ref().is_some_and(|m| m.cache_resident))

@@ -158,3 +158,49 @@ extern "C" __global__ void gemm_small_m(const T* __restrict__ A, const T* __rest
             if (r < M) STORE(C, (size_t)r * N + j, acc[r]);
 #endif
 }
+
+// gemm.wq: C = A·dequant(W), W int8 or int4 (WQ_BITS) over the flattened index k·N + n
+// (int4: the even index in the low nibble, value − 8), one scale per column per group of
+// G rows of K. One thread per column holds GEMM_ROWS rows of C (rows past M read row M-1
+// and are not stored); blocks in y take the next GEMM_ROWS rows.
+#ifndef WQ_BITS
+#define WQ_BITS 4
+#endif
+__device__ __forceinline__ float wq_weight(const unsigned char* W, size_t idx) {
+#if WQ_BITS == 8
+    return (float)(signed char)W[idx];
+#else
+    unsigned char b = W[idx / 2];
+    return (float)((int)((idx & 1) ? (b >> 4) : (b & 15)) - 8);
+#endif
+}
+extern "C" __global__ void gemm_wq(const T* __restrict__ A, const unsigned char* __restrict__ W,
+                                   const T* __restrict__ S, T* __restrict__ C, uint M, uint N, uint K,
+                                   uint G) {
+    size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x, i0 = (size_t)blockIdx.y * GEMM_ROWS;
+    if (j >= N || i0 >= M) return;
+    float acc[GEMM_ROWS];
+    size_t rows[GEMM_ROWS];
+#pragma unroll
+    for (int r = 0; r < GEMM_ROWS; r++) {
+        acc[r] = 0.0f;
+        rows[r] = min(i0 + r, (size_t)M - 1) * K;
+    }
+    for (size_t g0 = 0; g0 < K; g0 += G) {
+        float part[GEMM_ROWS];
+#pragma unroll
+        for (int r = 0; r < GEMM_ROWS; r++) part[r] = 0.0f;
+        size_t g1 = min(g0 + (size_t)G, (size_t)K);
+        for (size_t p = g0; p < g1; p++) {
+            float w = wq_weight(W, p * N + j);
+#pragma unroll
+            for (int r = 0; r < GEMM_ROWS; r++) part[r] = fmaf(LOAD(A, rows[r] + p), w, part[r]);
+        }
+        float s = LOAD(S, (g0 / G) * N + j);
+#pragma unroll
+        for (int r = 0; r < GEMM_ROWS; r++) acc[r] = fmaf(part[r], s, acc[r]);
+    }
+#pragma unroll
+    for (int r = 0; r < GEMM_ROWS; r++)
+        if (i0 + r < M) STORE(C, (i0 + r) * N + j, acc[r]);
+}

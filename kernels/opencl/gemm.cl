@@ -174,3 +174,43 @@ __kernel void gemm_small_m(__global const T* restrict A, __global const T* restr
 #endif
 }
 #endif
+
+// gemm.wq: C = A·dequant(W), W int8 or int4 (WQ_BITS) over the flattened index k·N + n
+// (int4: the even index in the low nibble, value − 8), one scale per column per group of
+// G rows of K. One work-item per column holds GEMM_ROWS rows of C (rows past M read row
+// M-1 and are not stored); work-groups in y take the next GEMM_ROWS rows.
+#ifndef WQ_BITS
+#define WQ_BITS 4
+#endif
+inline float wq_weight(__global const uchar* W, size_t idx) {
+#if WQ_BITS == 8
+    return (float)(char)W[idx];
+#else
+    uchar b = W[idx / 2];
+    return (float)((int)((idx & 1) ? (b >> 4) : (b & 15)) - 8);
+#endif
+}
+__kernel void gemm_wq(__global const T* restrict A, __global const uchar* restrict W,
+                      __global const T* restrict S, __global T* restrict C, uint M, uint N,
+                      uint K, uint G) {
+    size_t j = get_global_id(0), i0 = get_group_id(1) * GEMM_ROWS;
+    if (j >= N || i0 >= M) return;
+    float acc[GEMM_ROWS];
+    size_t rows[GEMM_ROWS];
+    for (int r = 0; r < GEMM_ROWS; r++) {
+        acc[r] = 0.0f;
+        rows[r] = min(i0 + r, (size_t)M - 1) * K;
+    }
+    for (size_t g0 = 0; g0 < K; g0 += G) {
+        float part[GEMM_ROWS];
+        for (int r = 0; r < GEMM_ROWS; r++) part[r] = 0.0f;
+        size_t g1 = min(g0 + G, (size_t)K);
+        for (size_t p = g0; p < g1; p++) {
+            float w = wq_weight(W, p * N + j);
+            for (int r = 0; r < GEMM_ROWS; r++) part[r] = fma(LOAD(A, rows[r] + p), w, part[r]);
+        }
+        float s = LOAD(S, (g0 / G) * N + j);
+        for (int r = 0; r < GEMM_ROWS; r++) acc[r] = fma(part[r], s, acc[r]);
+    }
+    for (int r = 0; r < GEMM_ROWS && i0 + r < M; r++) STORE(C, (i0 + r) * N + j, acc[r]);
+}

@@ -73,7 +73,8 @@ impl ShapeKind {
         let has = |k: &str| pairs.contains_key(k);
         match self {
             ShapeKind::Elements => pairs.len() == 1 && has("n"),
-            ShapeKind::Gemm => has("m") || has("k"),
+            // A weight width makes it gemm.wq's.
+            ShapeKind::Gemm => (has("m") || has("k")) && !has("bits"),
             ShapeKind::Prefill => has("s"),
             // A page size makes it attention.paged's.
             ShapeKind::Decode => has("l") && !has("page"),
@@ -281,6 +282,12 @@ impl Shape {
             }
         }
         if let Shape::Keyed { keys, .. } = *self {
+            if keys.contains(&"bits") && !matches!(self.get("bits"), 4 | 8) {
+                return Err(format!(
+                    "bits={} is not a weight width halbench has (4 or 8)",
+                    self.get("bits")
+                ));
+            }
             if keys.contains(&"lmin") && self.get("lmin") > self.get("l") {
                 return Err(format!(
                     "the shortest length lmin={} exceeds the longest l={}",

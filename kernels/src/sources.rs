@@ -25,7 +25,10 @@ const FILES: &[(&str, &[&str])] = &[
             "stream_dot",
         ],
     ),
-    ("gemm", &["gemm_naive", "gemm_tiled", "gemm_small_m"]),
+    (
+        "gemm",
+        &["gemm_naive", "gemm_tiled", "gemm_small_m", "gemm_wq"],
+    ),
     (
         "attention",
         &[
@@ -133,6 +136,7 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
         "gemm_naive",
         "gemm_tiled",
         "gemm_small_m",
+        "gemm_wq",
         "attn_prefill_scores",
         "attn_prefill_pv",
         "attn_prefill_fused",

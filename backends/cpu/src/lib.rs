@@ -149,7 +149,11 @@ impl Primitives for CpuDevice {
                 log: format!("define T={t}: {log}"),
             })?,
         };
-        Ok(Built::new(CpuKernel(kernels::lookup(&source.name, dtype)?)))
+        Ok(Built::new(CpuKernel(kernels::lookup(
+            &source.name,
+            dtype,
+            &source.defines,
+        )?)))
     }
 
     fn launch(

@@ -8,10 +8,11 @@ mod paged;
 mod peak;
 mod stream;
 mod transfer;
+mod wq;
 
 use crate::Workload;
 
-static ALL: [&dyn Workload; 14] = [
+static ALL: [&dyn Workload; 15] = [
     &stream::Stream(stream::Op::Copy),
     &stream::Stream(stream::Op::Scale),
     &stream::Stream(stream::Op::Add),
@@ -21,6 +22,7 @@ static ALL: [&dyn Workload; 14] = [
     &transfer::Transfer(transfer::Direction::DeviceToHost),
     &transfer::Transfer(transfer::Direction::DeviceToDevice),
     &gemm::Gemm,
+    &wq::WeightQuantGemm,
     &attention::Prefill,
     &decode::Decode,
     &paged::Paged,

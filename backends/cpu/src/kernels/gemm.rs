@@ -57,10 +57,10 @@ pub(crate) fn naive<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
 
 /// Columns of C per task in `small_m`: its M×SMALL_M_COLUMNS accumulators (16 KiB at
 /// M = 16) stay in L1 while the task streams its strip of B once.
-const SMALL_M_COLUMNS: usize = 256;
+pub(super) const SMALL_M_COLUMNS: usize = 256;
 /// Rows of B folded into each pass over the accumulators: eight FMAs per load and store of
 /// an accumulator, so M = 16 is bound by arithmetic, not by L1 traffic.
-const SMALL_M_DEPTH: usize = 8;
+pub(super) const SMALL_M_DEPTH: usize = 8;
 
 /// gemm_small_m(A, B, C; M, N, K): decode-sized M (1 to 16). Each task owns a strip of
 /// columns, keeps every row of C for it in f32 and reads its strip of B once, eight rows
@@ -115,7 +115,7 @@ pub(crate) fn small_m<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
 
 /// acc += Σ_q a[q]·rows[q], all of width acc.len(); a full depth unrolled so the column
 /// loop vectorises with eight FMAs per accumulator.
-fn accumulate(acc: &mut [f32], a: &[f32], rows: &[&[f32]]) {
+pub(super) fn accumulate(acc: &mut [f32], a: &[f32], rows: &[&[f32]]) {
     let w = acc.len();
     if let ([a0, a1, a2, a3, a4, a5, a6, a7], [r0, r1, r2, r3, r4, r5, r6, r7]) = (a, rows) {
         let (r0, r1, r2, r3) = (&r0[..w], &r1[..w], &r2[..w], &r3[..w]);

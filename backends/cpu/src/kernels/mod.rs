@@ -6,6 +6,7 @@ mod paged;
 mod peak;
 mod stream;
 mod testing;
+mod wq;
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, PoisonError, RwLock};
@@ -23,7 +24,10 @@ static REGISTERED: LazyLock<RwLock<HashMap<(String, DType), KernelFn>>> =
 /// Errors: `InvalidArgument` when `name` is one of the built-in kernels (a registration
 /// never silently replaces a reference kernel).
 pub fn register(name: &str, dtype: DType, kernel: KernelFn) -> Result<()> {
-    if DType::ALL.into_iter().any(|d| builtin(name, d).is_ok()) {
+    if DType::ALL
+        .into_iter()
+        .any(|d| builtin(name, d, &[]).is_ok())
+    {
         return Err(Error::invalid(
             "cpu",
             format!("`{name}` is a built-in kernel; register under another name"),
@@ -36,7 +40,9 @@ pub fn register(name: &str, dtype: DType, kernel: KernelFn) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn lookup(name: &str, dtype: DType) -> Result<KernelFn> {
+/// The host kernel for `name` and `dtype`; `defines` pick among a kernel's forms (the
+/// weight width of `gemm_wq`) as they do in the C dialects.
+pub(crate) fn lookup(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<KernelFn> {
     let registered = REGISTERED
         .read()
         .unwrap_or_else(PoisonError::into_inner)
@@ -44,7 +50,7 @@ pub(crate) fn lookup(name: &str, dtype: DType) -> Result<KernelFn> {
         .copied();
     match registered {
         Some(f) => Ok(f),
-        None => builtin(name, dtype),
+        None => builtin(name, dtype, defines),
     }
 }
 
@@ -67,7 +73,13 @@ macro_rules! by_dtype {
     };
 }
 
-fn builtin(name: &str, dtype: DType) -> Result<KernelFn> {
+fn builtin(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<KernelFn> {
+    let define = |key: &str| {
+        defines
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
     let f32_only = |f: KernelFn| match dtype {
         DType::F32 => Ok(f),
         _ => Err(Error::unsupported(
@@ -84,6 +96,14 @@ fn builtin(name: &str, dtype: DType) -> Result<KernelFn> {
         "gemm_naive" => Ok(by_dtype!(dtype, gemm::naive)),
         "gemm_tiled" => Ok(by_dtype!(dtype, gemm::tiled)),
         "gemm_small_m" => Ok(by_dtype!(dtype, gemm::small_m)),
+        "gemm_wq" => match define("WQ_BITS") {
+            Some("8") => Ok(by_dtype!(dtype, wq::wq8)),
+            Some("4") | None => Ok(by_dtype!(dtype, wq::wq4)),
+            Some(other) => Err(Error::unsupported(
+                "cpu",
+                format!("gemm_wq has no {other}-bit form (4 or 8)"),
+            )),
+        },
         "gemm_vendor" => Ok(by_dtype!(dtype, gemm::vendor)),
         "attn_prefill_scores" => Ok(by_dtype!(dtype, attention::prefill_scores)),
         "softmax_rows" => f32_only(attention::softmax_rows),
