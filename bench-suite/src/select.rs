@@ -227,12 +227,13 @@ impl Selection {
     pub fn cases(&self, info: &DeviceInfo) -> Vec<Case> {
         let mut out = Vec::new();
         for (i, &w) in self.workloads.iter().enumerate() {
-            let shapes = match self.shapes.get(i) {
-                Some(s) if !s.is_empty() => s.clone(),
-                _ => w.shapes(self.scale, info),
+            let (shapes, given) = match self.shapes.get(i) {
+                Some(s) if !s.is_empty() => (s.clone(), true),
+                _ => (w.shapes(self.scale, info), false),
             };
             for case in Case::with_shapes(w, &shapes)
                 .into_iter()
+                .filter(|c| given || w.at_scale(c.variant, &c.shape, self.scale))
                 .filter(|c| self.keeps_variant(c.variant) && self.keeps_dtype(c.dtype))
             {
                 // A custom kernel runs right after the built-in case it stands in for, so

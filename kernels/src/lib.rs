@@ -116,6 +116,13 @@ pub trait Workload: Sync {
         let _ = (shape, info);
         false
     }
+    /// Whether the scale's own suite runs `variant` at one of its shapes (a shape the
+    /// user gives runs every variant). Lets a quick suite leave out pairs that say little
+    /// at great cost; default: all of them.
+    fn at_scale(&self, variant: &str, shape: &Shape, scale: Scale) -> bool {
+        let _ = (variant, shape, scale);
+        true
+    }
 }
 
 impl fmt::Debug for dyn Workload {
@@ -157,6 +164,9 @@ impl Case {
     /// Every variant × dtype × shape of a workload at a scale.
     pub fn all_of(workload: &'static dyn Workload, scale: Scale, info: &DeviceInfo) -> Vec<Case> {
         Self::with_shapes(workload, &workload.shapes(scale, info))
+            .into_iter()
+            .filter(|c| workload.at_scale(c.variant, &c.shape, scale))
+            .collect()
     }
 
     /// Every variant × dtype of a workload for given shapes.
