@@ -21,6 +21,7 @@ pub mod baseline;
 pub mod commands;
 pub mod compare;
 pub mod harness;
+pub mod knee;
 pub mod output;
 pub mod paths;
 pub mod progress;

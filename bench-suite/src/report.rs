@@ -5,6 +5,8 @@
 //! - the runs and devices it was made from;
 //! - a roofline per device (kind of device, across files): bandwidth slope, one compute
 //!   roof per measured dtype, and every result with a FLOP count placed on it;
+//! - each decode batch sweep: time per step and per token against batch, log-log, with
+//!   the weight-read floor, the measured knee and the formula's marked;
 //! - per workload, bars across every device of every file, side by side;
 //! - what failed or was unsupported, and why.
 //!
@@ -22,7 +24,7 @@ use std::process::ExitCode;
 use halbench_kernels::Bound;
 
 use crate::compare;
-use crate::results::{self, CaseResult, RunReport, Status};
+use crate::results::{self, BatchSweep, CaseResult, RunReport, Status};
 use crate::roofline::{self, Ceilings};
 use crate::run::{fail, usage};
 use crate::select::UsageError;
@@ -156,6 +158,32 @@ fn page(sources: &[Source]) -> Result<String, String> {
                 );
             }
         }
+    }
+
+    // Decode batch sweeps (`halbench roofline --preset/--layer`).
+    let sweeps: Vec<(&Source, &BatchSweep)> = sources
+        .iter()
+        .flat_map(|s| s.report.sweeps.iter().map(move |w| (s, w)))
+        .collect();
+    if !sweeps.is_empty() {
+        let _ = writeln!(body, "<h2>Decode batch sweeps</h2>");
+    }
+    for (source, s) in sweeps {
+        let Some(svg) = charts::knee(s)? else {
+            continue;
+        };
+        charts += 1;
+        let batch = |v: Option<f64>| v.map_or_else(|| "none".into(), |b| format!("batch {b:.1}"));
+        let _ = writeln!(
+            body,
+            "<figure class=\"knee\">{svg}<figcaption>{}: {}{}. Measured knee (step time twice batch 1's): {}; formula (ridge × bytes per weight ÷ 2 × total ÷ active): {}; stopped: {}</figcaption></figure>",
+            escape(&series_name(sources, source, &s.device)),
+            escape(&s.layer),
+            if s.context > 0 { format!(", context {}", s.context) } else { String::new() },
+            batch(s.knee),
+            batch(s.predicted_knee),
+            escape(&s.stopped)
+        );
     }
 
     // Bars: per workload, every case across every device of every file.

@@ -20,6 +20,54 @@ pub struct RunReport {
     pub run: RunInfo,
     pub devices: Vec<DeviceInfo>,
     pub results: Vec<CaseResult>,
+    /// Measured decode batch sweeps (`halbench roofline --preset/--layer`), made from
+    /// results in `results`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweeps: Vec<BatchSweep>,
+}
+
+/// One model layer's decode step (its GEMMs and its decode attention) timed at growing
+/// batch on one device, with the knee found and the roofline formula's beside it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BatchSweep {
+    /// `backend:index`, as in `devices`.
+    pub device: String,
+    pub dtype: String,
+    /// What one step runs, e.g. `70b: qkv n=10240,k=8192 + ... + attention h=64,...`.
+    pub layer: String,
+    /// Context length of each sequence's decode attention (0: none).
+    pub context: u64,
+    pub points: Vec<SweepPoint>,
+    /// Seconds to read the weights a single-token step reads, once, at the measured
+    /// bandwidth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_s: Option<f64>,
+    /// The measured knee: the batch at which the step takes twice the single-token
+    /// step's time (log-log interpolated between the two points around it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knee: Option<f64>,
+    /// The roofline formula's batch: ridge × (bytes per weight ÷ 2) × (total ÷ active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_knee: Option<f64>,
+    /// Why the sweep ended where it did.
+    pub stopped: String,
+}
+
+/// One batch of a sweep.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SweepPoint {
+    pub batch: u64,
+    /// The sum of the step's kernels' median times.
+    pub step_s: f64,
+    pub token_s: f64,
+    pub bytes: f64,
+    pub flops: f64,
+    /// Of the measured bandwidth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pct_bandwidth: Option<f64>,
+    /// Of the measured compute peak for the dtype.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pct_compute: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -24,7 +24,10 @@ use serde::Serialize;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use crate::results::{CaseResult, RunReport, Status};
+use halbench_hal::DType;
+
+use crate::knee::{self, Layer};
+use crate::results::{BatchSweep, CaseResult, RunReport, Status};
 use crate::run::{self, fail, usage};
 use crate::select::UsageError;
 use crate::{baseline, compare, RunOptions};
@@ -242,11 +245,21 @@ pub struct RooflineArgs {
     /// Save the measurement (a normal results document) here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub sweep: crate::knee::SweepArgs,
 }
 
-fn model(args: &RooflineArgs) -> Result<Option<Model>, String> {
+fn model(args: &RooflineArgs, sweep: Option<(&Layer, DType)>) -> Result<Option<Model>, String> {
     let Some(total) = &args.model_params else {
-        return Ok(None);
+        // A preset's whole model, its weights in the sweep's dtype.
+        return Ok(sweep.and_then(|(layer, dtype)| {
+            let (total, active) = layer.model?;
+            Some(Model {
+                total_params: total,
+                active_params: active,
+                bytes_per_param: dtype.size() as f64,
+            })
+        }));
     };
     let total = parse_count(total)?;
     let active = match &args.active_params {
@@ -275,7 +288,19 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
 
 /// `halbench roofline`.
 pub fn command(args: RooflineArgs) -> ExitCode {
-    let model = match model(&args) {
+    let layer = match args.sweep.layer() {
+        Ok(l) => l,
+        Err(e) => return usage(UsageError(e)),
+    };
+    let sweep_dtype = match layer
+        .as_ref()
+        .map(|_| args.dtype.parse::<DType>())
+        .transpose()
+    {
+        Ok(d) => d,
+        Err(e) => return usage(UsageError(e)),
+    };
+    let model = match model(&args, layer.as_ref().zip(sweep_dtype)) {
         Ok(m) => m,
         Err(e) => return usage(UsageError(e)),
     };
@@ -403,7 +428,35 @@ pub fn command(args: RooflineArgs) -> ExitCode {
             b.build().with(Style::rounded())
         );
     }
-    if measured.failed {
+    let mut failed = measured.failed;
+    if let (Some(layer), Some(dtype)) = (&layer, sweep_dtype) {
+        let json = args.json.as_deref();
+        let merged = |sweeps: &[BatchSweep], runs: &[RunReport]| {
+            let mut doc = measured.report.clone();
+            doc.results
+                .extend(runs.iter().flat_map(|r| r.results.iter().cloned()));
+            doc.sweeps = sweeps.to_vec();
+            doc
+        };
+        let save = |sweeps: &[BatchSweep], runs: &[RunReport]| match json {
+            Some(path) => run::save(&merged(sweeps, runs), path).map_err(fail),
+            None => Ok(()),
+        };
+        match knee::sweep(layer, &args.sweep, dtype, &args.backend, &ceilings, save) {
+            Ok((sweeps, runs)) => {
+                for s in &sweeps {
+                    knee::print(s);
+                    failed |= s.points.is_empty();
+                }
+                failed |= merged(&sweeps, &runs)
+                    .results
+                    .iter()
+                    .any(|r| matches!(r.status, Status::Failed | Status::Error));
+            }
+            Err(code) => return code,
+        }
+    }
+    if failed {
         ExitCode::from(run::FAILURE)
     } else {
         ExitCode::SUCCESS

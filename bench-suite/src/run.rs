@@ -173,6 +173,7 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
         },
         devices: Vec::new(),
         results: Vec::new(),
+        sweeps: Vec::new(),
     };
     let mut failed = false;
 
@@ -353,7 +354,7 @@ pub fn run(args: RunOptions) -> ExitCode {
     }
 }
 
-fn save(report: &RunReport, path: &std::path::Path) -> Result<(), String> {
+pub(crate) fn save(report: &RunReport, path: &std::path::Path) -> Result<(), String> {
     let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
     results::write_atomic(path, text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))

@@ -102,6 +102,41 @@ fn impossible_shapes_are_usage_errors() {
 }
 
 #[test]
+fn bad_batch_sweeps_are_usage_errors_before_anything_runs() {
+    let dir = scratch("sweep-bad");
+    let json = dir.join("out.json");
+    let json = json.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--layer", "n=4096"], "k= is missing"),
+        (vec!["--layer", "n=8,k=8,experts=4"], "go together"),
+        (
+            vec!["--attention", "h=8,hkv=2,d=64"],
+            "--attention needs --layer",
+        ),
+        (
+            vec!["--layer", "n=8,k=8", "--attention", "h=6,hkv=4,d=8"],
+            "multiple of hkv",
+        ),
+        (
+            vec!["--preset", "70b", "--dtype", "f64"],
+            "unknown dtype `f64`",
+        ),
+        (
+            vec!["--preset", "70b", "--max-batch", "0"],
+            "must be positive",
+        ),
+    ] {
+        let mut all = vec!["roofline", "--backend", "cpu", "--json", json];
+        all.extend(args);
+        refused(&halbench(&all), 2, says);
+    }
+    let out = halbench(&["roofline", "--preset", "405b"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("8b, 70b, moe"));
+    no_files_in(&dir);
+}
+
+#[test]
 fn size_beyond_device_memory_is_a_runtime_error_with_a_complete_result() {
     let dir = scratch("oom");
     let json = dir.join("out.json");

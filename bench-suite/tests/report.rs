@@ -39,27 +39,39 @@ fn headless(browser: &Path, extra: &[&str], page: &Path) -> std::process::Output
         .expect("the browser starts")
 }
 
-/// Two real CPU runs: the roofline's ceilings at quick scale, every workload at smoke.
+/// Two real CPU runs: the roofline's ceilings at quick scale with a small layer's decode
+/// batch sweep, and every workload at smoke.
 fn report(dir: &Path) -> (PathBuf, String) {
     let quick = dir.join("ceilings.json");
     let smoke = dir.join("smoke.json");
-    for (args, path) in [
-        (
-            vec![
-                "--workload",
-                "peak.fma",
-                "--workload",
-                "stream.triad",
-                "--dtype",
-                "f32",
-            ],
-            &quick,
-        ),
-        (vec!["--scale", "smoke"], &smoke),
-    ] {
-        let mut all = vec!["run", "--backend", "cpu", "--json", path.to_str().unwrap()];
-        all.extend(args);
-        let out = halbench(&all);
+    let sweep = [
+        "roofline",
+        "--backend",
+        "cpu",
+        "--layer",
+        "n=384,k=256",
+        "--attention",
+        "h=4,hkv=2,d=32",
+        "--context",
+        "64",
+        "--max-batch",
+        "8",
+        "--dtype",
+        "f32",
+        "--json",
+        quick.to_str().unwrap(),
+    ];
+    let run = [
+        "run",
+        "--backend",
+        "cpu",
+        "--scale",
+        "smoke",
+        "--json",
+        smoke.to_str().unwrap(),
+    ];
+    for args in [&sweep[..], &run[..]] {
+        let out = halbench(args);
         assert!(
             out.status.success(),
             "{}",
@@ -96,11 +108,20 @@ fn a_real_run_becomes_a_self_contained_page_that_a_browser_renders() {
     let dir = scratch("report");
     let (page, html) = report(&dir);
     let n = charts(&html);
-    // A roofline for the CPU and one bar chart per workload of the smoke run.
-    assert!(n > halbench_kernels::all().len(), "{n} charts");
+    // A roofline for the CPU, the sweep, and one bar chart per workload of the smoke run.
+    assert!(n > halbench_kernels::all().len() + 1, "{n} charts");
     assert_eq!(html.matches("<svg").count(), n);
     assert!(html.contains("class=\"roofline\""));
-    assert!(html.contains("measured: peak.fma") && html.contains("measured: stream.triad"));
+    assert!(html.contains("measured: peak.fma") && html.contains("measured: stream."));
+    assert_eq!(html.matches("class=\"knee\"").count(), 1);
+    for drawn in [
+        "time per step",
+        "time per token",
+        "floor: weights read once",
+        "formula knee",
+    ] {
+        assert!(html.contains(drawn), "the sweep chart has no `{drawn}`");
+    }
     for external in ["<link", "<img", "src=", "url(", "@import", "https:"] {
         assert!(
             !html.contains(external),

@@ -1,10 +1,11 @@
-//! The report's two kinds of chart, as SVG strings drawn by plotters.
+//! The report's three kinds of chart (roofline, bars, batch sweep), as SVG strings drawn by plotters.
 
 use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::results::{BatchSweep, SweepPoint};
 use crate::roofline::Ceilings;
 
 const WIDTH: u32 = 960;
@@ -217,4 +218,105 @@ pub fn bars(title: &str, bars: &[Bar]) -> Result<String, String> {
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+type TimeOf = fn(&SweepPoint) -> f64;
+
+/// A decode batch sweep, log-log: milliseconds per step and per token against batch, the
+/// weight-read floor, the measured knee and the formula's.
+pub fn knee(s: &BatchSweep) -> Result<Option<String>, String> {
+    if s.points.is_empty() {
+        return Ok(None);
+    }
+    let ms = |v: f64| (v * 1e3).max(1e-9);
+    let last = s.points.iter().map(|p| p.batch).max().unwrap_or(1) as f64;
+    let marks = [s.knee, s.predicted_knee];
+    let x1 = marks.iter().flatten().fold(last, |a, b| a.max(*b)) * 1.5;
+    let values = s
+        .points
+        .iter()
+        .flat_map(|p| [ms(p.step_s), ms(p.token_s)])
+        .chain(s.floor_s.map(ms));
+    let (lo, hi) = values.fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (x0, y0, y1) = (0.7, lo / 2.0, hi * 2.0);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("decode batch sweep: {} {}", s.device, s.dtype),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("batch (sequences per step)")
+            .y_desc("ms")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.2e}"))
+            .draw()
+            .map_err(err)?;
+        let lines: [(&str, TimeOf); 2] = [("per step", |p| p.step_s), ("per token", |p| p.token_s)];
+        for (i, (name, time)) in lines.into_iter().enumerate() {
+            let style = color(i).stroke_width(2);
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .map(|p| (p.batch as f64, ms(time(p))))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), style))
+                .map_err(err)?
+                .label(format!("time {name}"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
+            chart
+                .draw_series(
+                    pts.into_iter()
+                        .map(|p| Circle::new(p, 4, color(i).filled())),
+                )
+                .map_err(err)?;
+        }
+        if let Some(floor) = s.floor_s {
+            let style = color(2).stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(x0, ms(floor)), (x1, ms(floor))],
+                    6,
+                    4,
+                    style,
+                ))
+                .map_err(err)?
+                .label(format!("floor: weights read once, {:.3} ms", ms(floor)))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
+        }
+        let knees = [
+            (s.knee, "measured knee", 3),
+            (s.predicted_knee, "formula knee", 4),
+        ];
+        for (at, name, c) in knees {
+            let Some(at) = at else { continue };
+            let style = color(c).stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new([(at, y0), (at, y1)], 8, 4, style))
+                .map_err(err)?
+                .label(format!("{name}: batch {at:.1}"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(Some(svg))
 }
