@@ -19,7 +19,6 @@
 
 mod layer;
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -147,22 +146,23 @@ pub fn point(
     context: u64,
     dtype: DType,
     results: &[CaseResult],
-    ceilings: Option<&Ceilings>,
+    ceilings: &Ceilings,
 ) -> Result<SweepPoint, String> {
-    let device = ceilings.map_or("", |c| c.device.as_str());
     let (mut step, mut flops, mut bytes) = (0.0, 0.0, 0.0);
     for (workload, shape, times) in step_cases(layer, batch, context) {
-        let (s, f, b) = best(results, device, workload, dtype, &shape.to_string())?;
+        let (s, f, b) = best(
+            results,
+            &ceilings.device,
+            workload,
+            dtype,
+            &shape.to_string(),
+        )?;
         step += s * times;
         flops += f * times;
         bytes += b * times;
     }
-    let bandwidth = ceilings
-        .and_then(|c| c.bandwidth.as_ref())
-        .map(|b| b.value * 1e9);
-    let peak = ceilings
-        .and_then(|c| c.peak(dtype.name()))
-        .map(|(_, p)| p * 1e12);
+    let bandwidth = ceilings.bandwidth.as_ref().map(|b| b.value * 1e9);
+    let peak = ceilings.peak(dtype.name()).map(|(_, p)| p * 1e12);
     Ok(SweepPoint {
         batch,
         step_s: step,
@@ -244,13 +244,13 @@ pub fn sweep(
     ceilings: &[Ceilings],
     mut save: impl FnMut(&[BatchSweep], &[RunReport]) -> Result<(), ExitCode>,
 ) -> Result<(Vec<BatchSweep>, Vec<RunReport>), ExitCode> {
-    let mut sweeps: BTreeMap<&str, BatchSweep> = ceilings
+    let mut sweeps: Vec<(&Ceilings, BatchSweep)> = ceilings
         .iter()
-        .map(|c| (c.device.as_str(), started(layer, c, dtype, args.context)))
+        .map(|c| (c, started(layer, c, dtype, args.context)))
         .collect();
     let mut runs = Vec::new();
     let mut batch = 1;
-    while sweeps.values().any(|s| s.stopped.is_empty()) {
+    while sweeps.iter().any(|(_, s)| s.stopped.is_empty()) {
         let cases = step_cases(layer, batch, args.context);
         let workload: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
         let outcome = run::execute(&RunOptions {
@@ -261,21 +261,9 @@ pub fn sweep(
             shape: cases.iter().map(|c| c.1.to_string()).collect(),
             ..RunOptions::default()
         })?;
-        for c in ceilings {
-            let Some(s) = sweeps.get_mut(c.device.as_str()) else {
-                continue;
-            };
-            if !s.stopped.is_empty() {
-                continue;
-            }
-            match point(
-                layer,
-                batch,
-                args.context,
-                dtype,
-                &outcome.report.results,
-                Some(c),
-            ) {
+        let results = &outcome.report.results;
+        for (c, s) in sweeps.iter_mut().filter(|(_, s)| s.stopped.is_empty()) {
+            match point(layer, batch, args.context, dtype, results, c) {
                 Ok(p) => {
                     s.points.push(p);
                     s.knee = knee(&s.points);
@@ -287,11 +275,11 @@ pub fn sweep(
             }
         }
         runs.push(outcome.report);
-        let done: Vec<BatchSweep> = sweeps.values().cloned().collect();
+        let done: Vec<BatchSweep> = sweeps.iter().map(|(_, s)| s.clone()).collect();
         save(&done, &runs)?;
         batch *= 2;
     }
-    Ok((sweeps.into_values().collect(), runs))
+    Ok((sweeps.into_iter().map(|(_, s)| s).collect(), runs))
 }
 
 fn ms(s: f64) -> String {

@@ -448,9 +448,9 @@ pub fn command(args: RooflineArgs) -> ExitCode {
                     knee::print(s);
                     failed |= s.points.is_empty();
                 }
-                failed |= merged(&sweeps, &runs)
-                    .results
+                failed |= runs
                     .iter()
+                    .flat_map(|r| &r.results)
                     .any(|r| matches!(r.status, Status::Failed | Status::Error));
             }
             Err(code) => return code,

@@ -77,15 +77,14 @@ const fn dense(name: &'static str, n: u64, k: u64) -> LayerGemm {
     }
 }
 
+/// One of 256 experts, each token routed to 8 (the MoE preset's).
 const fn routed(name: &'static str, n: u64, k: u64) -> LayerGemm {
     LayerGemm {
-        name,
-        n,
-        k,
         routing: Some(Routing {
             experts: 256,
             top_k: 8,
         }),
+        ..dense(name, n, k)
     }
 }
 
