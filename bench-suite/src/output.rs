@@ -114,6 +114,7 @@ pub fn notes(results: &[CaseResult]) -> Vec<String> {
         })
         .collect();
     out.extend(crate::ratios::weight_quant(results));
+    out.extend(crate::ratios::kv_cache(results));
     if results
         .iter()
         .any(|r| r.metrics.as_ref().is_some_and(|m| m.cache_resident))

@@ -270,3 +270,41 @@ fn glsl_without_glslc_says_so() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("needs glslc on PATH"), "{stderr}");
 }
+
+#[test]
+fn an_fp8_cache_read_as_int8_fails_validation_and_the_int8_cache_passes() {
+    if !present("opencl") {
+        return;
+    }
+    let dir = scratch("user-kernels-kv8");
+    let json = dir.join("run.json");
+    let kernel = format!("attn_kv8_scores={}", fixture("kv8_as_int8.cl"));
+    let out = halbench(&[
+        "run",
+        "--backend",
+        "opencl",
+        "--workload",
+        "attention.kv8",
+        "--dtype",
+        "f32",
+        "--shape",
+        "kv=8,page=7,b=3,h=4,hkv=2,l=50,lmin=1,d=16",
+        "--kernel",
+        &kernel,
+        "--json",
+        &json.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    // The kernel serves both variants, so each row names the one it stood in for.
+    assert_eq!(
+        row(&doc, "opencl:0", "user:kv8_as_int8@int8")["status"],
+        "passed"
+    );
+    let fp8 = row(&doc, "opencl:0", "user:kv8_as_int8@fp8");
+    assert_eq!(fp8["status"], "failed", "{fp8}");
+    assert!(fp8["reason"].as_str().unwrap().contains("O[b="), "{fp8}");
+    for variant in ["int8", "fp8"] {
+        assert_eq!(row(&doc, "opencl:0", variant)["status"], "passed");
+    }
+}

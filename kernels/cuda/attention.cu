@@ -375,3 +375,57 @@ extern "C" __global__ void attn_paged_pv(const float* __restrict__ Pm, const T* 
         acc += Pm[bh * L + t] * LOAD(V, paged_row(table, b, kvh, t, Hkv, D, P, max_pages) + e);
     STORE(O, bh * D + e, acc);
 }
+
+// 8-bit KV cache (attention.kv8): a byte is an int8 value, or with KV_FP8=1 an e4m3 code
+// (sign, 4 exponent bits biased by 7, 3 mantissa bits; NaN is never stored), times the
+// f32 scale of its (page, KV head). Decoded in software, so every sm runs it: the
+// exponent and mantissa move into an f32's fields; subnormals are m · 2⁻⁹.
+#ifndef KV_FP8
+#define KV_FP8 0
+#endif
+__device__ __forceinline__ float kv8_value(unsigned char b) {
+#if KV_FP8
+    uint e = (b >> 3) & 15u, m = b & 7u;
+    float v = e ? __uint_as_float(((e + 120u) << 23) | (m << 20)) : (float)m * 0.001953125f;
+    return (b & 0x80u) ? -v : v;
+#else
+    return (float)(signed char)b;
+#endif
+}
+
+// S[bh, t] = scale · Ks[page, kvh] · q · k8_t for t < lens[b]; −∞ past the sequence's end.
+extern "C" __global__ void attn_kv8_scores(const T* __restrict__ Q, const unsigned char* __restrict__ K,
+                                           const float* __restrict__ Ks, const uint* __restrict__ table,
+                                           const uint* __restrict__ lens, float* __restrict__ S, uint B,
+                                           uint H, uint Hkv, uint L, uint D, uint P, uint max_pages,
+                                           float scale) {
+    size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x, bh = (size_t)blockIdx.y * blockDim.y + threadIdx.y;
+    if (t >= L || bh >= (size_t)B * H) return;
+    size_t b = bh / H, kvh = (bh % H) / (H / Hkv);
+    if (t >= lens[b]) {
+        S[bh * L + t] = -INF;
+        return;
+    }
+    size_t page = table[b * max_pages + t / P];
+    size_t k = ((page * Hkv + kvh) * P + t % P) * D;
+    float acc = 0.0f;
+    for (size_t e = 0; e < D; e++) acc += LOAD(Q, bh * D + e) * kv8_value(K[k + e]);
+    S[bh * L + t] = acc * Ks[page * Hkv + kvh] * scale;
+}
+
+// o[bh, e] = Σ_{t < lens[b]} P[bh, t] · Vs[page, kvh] · v8[row t, e]
+extern "C" __global__ void attn_kv8_pv(const float* __restrict__ Pm, const unsigned char* __restrict__ V,
+                                       const float* __restrict__ Vs, const uint* __restrict__ table,
+                                       const uint* __restrict__ lens, T* __restrict__ O, uint B, uint H,
+                                       uint Hkv, uint L, uint D, uint P, uint max_pages) {
+    size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x, bh = (size_t)blockIdx.y * blockDim.y + threadIdx.y;
+    if (e >= D || bh >= (size_t)B * H) return;
+    size_t b = bh / H, kvh = (bh % H) / (H / Hkv);
+    float acc = 0.0f;
+    for (size_t t = 0; t < lens[b]; t++) {
+        size_t page = table[b * max_pages + t / P];
+        size_t v = ((page * Hkv + kvh) * P + t % P) * D + e;
+        acc += Pm[bh * L + t] * Vs[page * Hkv + kvh] * kv8_value(V[v]);
+    }
+    STORE(O, bh * D + e, acc);
+}

@@ -239,3 +239,58 @@ __kernel void attn_paged_pv(__global const float* restrict Pm, __global const T*
         acc += Pm[bh * L + t] * LOAD(V, paged_row(table, b, kvh, t, Hkv, D, P, max_pages) + e);
     STORE(O, bh * D + e, acc);
 }
+
+// 8-bit KV cache (attention.kv8): a byte is an int8 value, or with KV_FP8=1 an e4m3 code
+// (sign, 4 exponent bits biased by 7, 3 mantissa bits; NaN is never stored), times the
+// f32 scale of its (page, KV head). Decoded in software: the exponent and mantissa move
+// into an f32's fields; subnormals are m · 2⁻⁹.
+#ifndef KV_FP8
+#define KV_FP8 0
+#endif
+inline float kv8_value(uchar b) {
+#if KV_FP8
+    uint e = (b >> 3) & 15u, m = b & 7u;
+    float v = e ? as_float(((e + 120u) << 23) | (m << 20)) : (float)m * 0.001953125f;
+    return (b & 0x80u) ? -v : v;
+#else
+    return (float)(char)b;
+#endif
+}
+
+// S[bh, t] = scale · Ks[page, kvh] · q · k8_t for t < lens[b]; −∞ past the sequence's end.
+__kernel void attn_kv8_scores(__global const T* restrict Q, __global const uchar* restrict K,
+                              __global const float* restrict Ks,
+                              __global const uint* restrict table,
+                              __global const uint* restrict lens, __global float* restrict S,
+                              uint B, uint H, uint Hkv, uint L, uint D, uint P,
+                              uint max_pages, float scale) {
+    size_t t = get_global_id(0), bh = get_global_id(1);
+    if (t >= L || bh >= (size_t)B * H) return;
+    size_t b = bh / H, kvh = (bh % H) / (H / Hkv);
+    if (t >= lens[b]) {
+        S[bh * L + t] = -INFINITY;
+        return;
+    }
+    size_t page = table[b * max_pages + t / P];
+    size_t k = ((page * Hkv + kvh) * P + t % P) * D;
+    float acc = 0.0f;
+    for (size_t e = 0; e < D; e++) acc += LOAD(Q, bh * D + e) * kv8_value(K[k + e]);
+    S[bh * L + t] = acc * Ks[page * Hkv + kvh] * scale;
+}
+
+// o[bh, e] = Σ_{t < lens[b]} P[bh, t] · Vs[page, kvh] · v8[row t, e]
+__kernel void attn_kv8_pv(__global const float* restrict Pm, __global const uchar* restrict V,
+                          __global const float* restrict Vs, __global const uint* restrict table,
+                          __global const uint* restrict lens, __global T* restrict O, uint B,
+                          uint H, uint Hkv, uint L, uint D, uint P, uint max_pages) {
+    size_t e = get_global_id(0), bh = get_global_id(1);
+    if (e >= D || bh >= (size_t)B * H) return;
+    size_t b = bh / H, kvh = (bh % H) / (H / Hkv);
+    float acc = 0.0f;
+    for (size_t t = 0; t < lens[b]; t++) {
+        size_t page = table[b * max_pages + t / P];
+        size_t v = ((page * Hkv + kvh) * P + t % P) * D + e;
+        acc += Pm[bh * L + t] * Vs[page * Hkv + kvh] * kv8_value(V[v]);
+    }
+    STORE(O, bh * D + e, acc);
+}

@@ -218,6 +218,19 @@ impl Plan {
         })
     }
 
+    /// The value of `key` in the first launch that defines it: how a check learns what
+    /// the plan asked its kernels to read.
+    pub fn define(&self, key: &str) -> Option<&str> {
+        self.steps.iter().find_map(|s| match s {
+            Step::Launch(l) => l
+                .defines
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str()),
+            _ => None,
+        })
+    }
+
     /// Makes every launch of `kernel.name` run `kernel`. Errors when no step launches it,
     /// or its launch shape cannot apply.
     pub fn use_custom(&mut self, kernel: &Arc<CustomKernel>) -> Result<(), String> {

@@ -78,7 +78,10 @@ impl ShapeKind {
             ShapeKind::Prefill => has("s"),
             // A page size makes it attention.paged's.
             ShapeKind::Decode => has("l") && !has("page"),
-            ShapeKind::Keyed(keys) => keys.first().is_some_and(|k| has(k)),
+            // A cache width makes it attention.kv8's, not attention.paged's.
+            ShapeKind::Keyed(keys) => {
+                keys.first().is_some_and(|k| has(k)) && (keys.contains(&"kv") || !has("kv"))
+            }
         }
     }
 }
@@ -288,6 +291,12 @@ impl Shape {
                     self.get("bits")
                 ));
             }
+            if keys.contains(&"kv") && self.get("kv") != 8 {
+                return Err(format!(
+                    "kv={} is not a cache width halbench has (8: int8 or fp8 by variant)",
+                    self.get("kv")
+                ));
+            }
             if keys.contains(&"lmin") && self.get("lmin") > self.get("l") {
                 return Err(format!(
                     "the shortest length lmin={} exceeds the longest l={}",
@@ -334,6 +343,17 @@ mod tests {
         assert!(Shape::parse(ShapeKind::Gemm, "n=5").is_none());
         assert!(Shape::parse(ShapeKind::Elements, "m=1,n=2,k=3").is_none());
         assert!(Shape::parse(ShapeKind::Decode, "b=1,h=2,s=3,d=4").is_none());
+        // A cache width takes a paged spec from attention.paged to attention.kv8.
+        const PAGED: &[&str] = &["page", "b", "h", "hkv", "l", "lmin", "d"];
+        const KV8: &[&str] = &["kv", "page", "b", "h", "hkv", "l", "lmin", "d"];
+        let spec = "kv=8,page=16,b=2,h=4,hkv=2,l=50,lmin=1,d=16";
+        assert!(Shape::parse(ShapeKind::Keyed(PAGED), spec).is_none());
+        assert!(Shape::parse(ShapeKind::Keyed(KV8), spec).unwrap().is_ok());
+        let spec = "kv=4,page=16,b=2,h=4,hkv=2,l=50,lmin=1,d=16";
+        let err = Shape::parse(ShapeKind::Keyed(KV8), spec)
+            .unwrap()
+            .unwrap_err();
+        assert!(err.contains("kv=4 is not a cache width"), "{err}");
     }
 
     #[test]

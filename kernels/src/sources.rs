@@ -42,6 +42,8 @@ const FILES: &[(&str, &[&str])] = &[
             "attn_decode_combine",
             "attn_paged_scores",
             "attn_paged_pv",
+            "attn_kv8_scores",
+            "attn_kv8_pv",
         ],
     ),
     ("peak", &["peak_fma", "latency_empty"]),
@@ -145,7 +147,9 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
         "attn_decode_split",
         "attn_decode_combine",
         "attn_paged_scores",
-        "attn_paged_pv"
+        "attn_paged_pv",
+        "attn_kv8_scores",
+        "attn_kv8_pv"
     );
     None
 }

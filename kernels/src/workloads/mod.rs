@@ -3,6 +3,7 @@
 mod attention;
 mod decode;
 mod gemm;
+mod kv8;
 mod latency;
 mod paged;
 mod peak;
@@ -12,7 +13,7 @@ mod wq;
 
 use crate::Workload;
 
-static ALL: [&dyn Workload; 15] = [
+static ALL: [&dyn Workload; 16] = [
     &stream::Stream(stream::Op::Copy),
     &stream::Stream(stream::Op::Scale),
     &stream::Stream(stream::Op::Add),
@@ -26,6 +27,7 @@ static ALL: [&dyn Workload; 15] = [
     &attention::Prefill,
     &decode::Decode,
     &paged::Paged,
+    &kv8::Kv8,
     &peak::PeakFma,
     &latency::Launch,
 ];

@@ -14,7 +14,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 use super::attention::{buf, launch, u32_arg};
 use crate::check::{unit_roundoff, Checker, Validation};
 use crate::data::{self, get, seed, Rng};
-use crate::plan::{groups, BufferSpec, Output, Plan, PlanArg};
+use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
 use crate::workloads::MAX_GROUPS;
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
@@ -30,25 +30,26 @@ fn paged(page: u64, b: u64, h: u64, hkv: u64, (lmin, l): (u64, u64), d: u64) -> 
     }
 }
 
-/// Everything the plan, cost and reference need, derived from the shape alone.
-struct Layout {
-    page: u64,
-    b: u64,
-    h: u64,
-    hkv: u64,
+/// Everything the plan, cost and reference need, derived from the shape alone (any shape
+/// with this family's keys: attention.kv8 pages its cache the same way).
+pub(super) struct Layout {
+    pub(super) page: u64,
+    pub(super) b: u64,
+    pub(super) h: u64,
+    pub(super) hkv: u64,
     /// The longest sequence: the scores' row length.
-    l: u64,
-    d: u64,
-    lens: Vec<u64>,
+    pub(super) l: u64,
+    pub(super) d: u64,
+    pub(super) lens: Vec<u64>,
     /// Table columns: pages of the longest sequence.
-    max_pages: u64,
+    pub(super) max_pages: u64,
     /// The pool: every sequence's pages.
-    pages: u64,
+    pub(super) pages: u64,
     /// `b × max_pages` page indices; unused entries are 0 (never read).
-    table: Vec<u32>,
+    pub(super) table: Vec<u32>,
 }
 
-fn layout(shape: &Shape) -> Layout {
+pub(super) fn layout(shape: &Shape) -> Layout {
     let v = |k| shape.get(k);
     let (page, b, l) = (v("page").max(1), v("b"), v("l"));
     let lmin = v("lmin").clamp(1, l.max(1));
@@ -92,15 +93,135 @@ fn layout(shape: &Shape) -> Layout {
 }
 
 impl Layout {
-    fn keys(&self) -> u64 {
+    /// Keys in the batch: Σ lengths.
+    pub(super) fn keys(&self) -> u64 {
         self.lens.iter().sum()
     }
 
+    /// Pages the batch uses: what the table entries read count.
+    pub(super) fn pages_used(&self) -> u64 {
+        self.lens.iter().map(|n| n.div_ceil(self.page)).sum()
+    }
+
+    /// The pool page holding sequence b's key t.
+    pub(super) fn page_of(&self, b: usize, t: usize) -> usize {
+        self.table[b * self.max_pages as usize + t / self.page as usize] as usize
+    }
+
     /// Element offset of sequence b's key t for KV head kvh in K or V.
-    fn row(&self, b: usize, kvh: usize, t: usize) -> usize {
+    pub(super) fn row(&self, b: usize, kvh: usize, t: usize) -> usize {
         let (page, d) = (self.page as usize, self.d as usize);
-        let p = self.table[b * self.max_pages as usize + t / page] as usize;
-        ((p * self.hkv as usize + kvh) * page + t % page) * d
+        ((self.page_of(b, t) * self.hkv as usize + kvh) * page + t % page) * d
+    }
+
+    /// The buffers both families upload: the table and the lengths, as u32.
+    pub(super) fn table_buffers(&self) -> [BufferSpec; 2] {
+        [
+            BufferSpec::with_data("attn.table", DType::F32, u32_bytes(self.table.clone())),
+            BufferSpec::with_data(
+                "attn.lens",
+                DType::F32,
+                u32_bytes(self.lens.iter().map(|&n| n as u32)),
+            ),
+        ]
+    }
+
+    /// The three steps: scores over the pages, the row softmax, P·V over the pages.
+    /// `scores` and `pv` are (kernel, buffer arguments); the scalars are added here.
+    pub(super) fn steps(
+        &self,
+        dtype: DType,
+        scores: (&'static str, &[PlanArg]),
+        pv: (&'static str, &[PlanArg]),
+        softmax_buffer: PlanArg,
+        defines: &[(String, String)],
+    ) -> Vec<Step> {
+        let bh = self.b * self.h;
+        let scale = PlanArg::F32(1.0 / (self.d as f32).sqrt());
+        let step = |kernel, groups, threads, args: Vec<PlanArg>| {
+            let dims = Dims {
+                groups,
+                threads: [threads, 1, 1],
+            };
+            Step::Launch(Launch::new(kernel, dtype, dims, args).defines(defines.to_vec()))
+        };
+        vec![
+            step(
+                scores.0,
+                [groups(self.l, 256), bh as u32, 1],
+                256,
+                [scores.1, &self.scalars(), &[scale]].concat(),
+            ),
+            // Keys past a sequence's length score −∞: the softmax gives them weight 0.
+            launch(
+                "softmax_rows",
+                DType::F32,
+                Dims::linear((bh as u32).min(MAX_GROUPS), 256),
+                vec![softmax_buffer, u32_arg(bh), u32_arg(self.l)],
+            ),
+            step(
+                pv.0,
+                [groups(self.d, 64), bh as u32, 1],
+                64,
+                [pv.1, &self.scalars()].concat(),
+            ),
+        ]
+    }
+
+    /// Checks sampled (b, h) rows of `out` against the f64 two-pass softmax over the
+    /// pages the table names; `key` and `value` give element e of sequence b's key t for
+    /// KV head kvh as the kernels must read it (dequantised, for a quantised cache).
+    pub(super) fn check(
+        &self,
+        dtype: DType,
+        q: &[u8],
+        key: impl Fn(usize, usize, usize, usize) -> f64,
+        value: impl Fn(usize, usize, usize, usize) -> f64,
+        out: &[u8],
+    ) -> Validation {
+        let d = self.d as usize;
+        let group = (self.h / self.hkv) as usize;
+        let scale = 1.0 / (self.d as f64).sqrt();
+        let mut checker = Checker::new();
+        for row in data::sample((self.b * self.h) as usize, 128, seed("attn.sample")) {
+            let (bb, hh) = (row / self.h as usize, row % self.h as usize);
+            let kvh = hh / group;
+            let len = self.lens[bb] as usize;
+            let mut magnitude: f64 = 0.0;
+            let scores: Vec<f64> = (0..len)
+                .map(|t| {
+                    let (mut s, mut m) = (0.0, 0.0);
+                    for e in 0..d {
+                        let p = get(dtype, q, row * d + e) * key(bb, kvh, t, e);
+                        s += p;
+                        m += p.abs();
+                    }
+                    magnitude = magnitude.max(m * scale);
+                    s * scale
+                })
+                .collect();
+            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let sum: f64 = weights.iter().sum();
+            let u = unit_roundoff(DType::F32);
+            let relative = 4.0 * unit_roundoff(dtype)
+                + 4.0 * (d as f64).sqrt() * u * magnitude
+                + 4.0 * (len as f64).sqrt() * u
+                + 2e-6;
+            for e in 0..d {
+                let (mut want, mut size) = (0.0, 0.0);
+                for (t, w) in weights.iter().enumerate() {
+                    let term = w / sum * value(bb, kvh, t, e);
+                    want += term;
+                    size += term.abs();
+                }
+                let tol = 2.0 * unit_roundoff(dtype) * want.abs() + relative * size;
+                checker.check(get(dtype, out, row * d + e), want, tol, || {
+                    format!("O[b={bb},h={hh},d={e}] (length {len})")
+                });
+            }
+        }
+        checker.finish()
     }
 
     fn scalars(&self) -> Vec<PlanArg> {
@@ -169,7 +290,7 @@ impl Workload for Paged {
         let size = dtype.size() as f64;
         let keys = x.keys() as f64;
         let (b, h, hkv, d) = (x.b as f64, x.h as f64, x.hkv as f64, x.d as f64);
-        let pages: f64 = x.lens.iter().map(|n| n.div_ceil(x.page) as f64).sum();
+        let pages = x.pages_used() as f64;
         Cost {
             flops: 4.0 * h * keys * d,
             bytes: (2.0 * b * h * d + 2.0 * hkv * keys * d) * size + (pages + b) * 4.0,
@@ -181,52 +302,26 @@ impl Workload for Paged {
         let x = layout(shape);
         let bh = x.b * x.h;
         let kv = x.pages * x.hkv * x.page * x.d;
-        let scale = PlanArg::F32(1.0 / (x.d as f32).sqrt());
+        let [table, lens] = x.table_buffers();
         let buffers = vec![
             BufferSpec::input("attn.q", dtype, bh * x.d),
             BufferSpec::input("attn.k", dtype, kv),
             BufferSpec::input("attn.v", dtype, kv),
-            BufferSpec::with_data("attn.table", DType::F32, u32_bytes(x.table.clone())),
-            BufferSpec::with_data(
-                "attn.lens",
-                DType::F32,
-                u32_bytes(x.lens.iter().map(|&n| n as u32)),
-            ),
+            table,
+            lens,
             BufferSpec::output("attn.o", bh * x.d * dtype.size() as u64),
             BufferSpec::output("attn.scores", bh * x.l * 4),
         ];
-        let steps = vec![
-            launch(
+        let steps = x.steps(
+            dtype,
+            (
                 "attn_paged_scores",
-                dtype,
-                Dims {
-                    groups: [groups(x.l, 256), bh as u32, 1],
-                    threads: [256, 1, 1],
-                },
-                [
-                    &[buf(0), buf(1), buf(3), buf(4), buf(6)][..],
-                    &x.scalars(),
-                    &[scale],
-                ]
-                .concat(),
+                &[buf(0), buf(1), buf(3), buf(4), buf(6)],
             ),
-            // Keys past a sequence's length score −∞: the softmax gives them weight 0.
-            launch(
-                "softmax_rows",
-                DType::F32,
-                Dims::linear((bh as u32).min(MAX_GROUPS), 256),
-                vec![buf(6), u32_arg(bh), u32_arg(x.l)],
-            ),
-            launch(
-                "attn_paged_pv",
-                dtype,
-                Dims {
-                    groups: [groups(x.d, 64), bh as u32, 1],
-                    threads: [64, 1, 1],
-                },
-                [&[buf(6), buf(2), buf(3), buf(4), buf(5)][..], &x.scalars()].concat(),
-            ),
-        ];
+            ("attn_paged_pv", &[buf(6), buf(2), buf(3), buf(4), buf(5)]),
+            buf(6),
+            &[],
+        );
         Plan {
             buffers,
             steps,
@@ -238,51 +333,15 @@ impl Workload for Paged {
     /// names, with the dense decode's tolerance.
     fn check(&self, dtype: DType, shape: &Shape, plan: &Plan, out: &[u8]) -> Validation {
         let x = layout(shape);
-        let d = x.d as usize;
-        let group = (x.h / x.hkv) as usize;
         let (q, k, v) = (plan.data(0), plan.data(1), plan.data(2));
-        let scale = 1.0 / (x.d as f64).sqrt();
-        let mut checker = Checker::new();
-        for row in data::sample((x.b * x.h) as usize, 128, seed("attn.sample")) {
-            let (bb, hh) = (row / x.h as usize, row % x.h as usize);
-            let kvh = hh / group;
-            let len = x.lens[bb] as usize;
-            let mut magnitude: f64 = 0.0;
-            let scores: Vec<f64> = (0..len)
-                .map(|t| {
-                    let at = x.row(bb, kvh, t);
-                    let (mut s, mut m) = (0.0, 0.0);
-                    for e in 0..d {
-                        let p = get(dtype, q, row * d + e) * get(dtype, k, at + e);
-                        s += p;
-                        m += p.abs();
-                    }
-                    magnitude = magnitude.max(m * scale);
-                    s * scale
-                })
-                .collect();
-            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
-            let sum: f64 = weights.iter().sum();
-            let u = unit_roundoff(DType::F32);
-            let relative = 4.0 * unit_roundoff(dtype)
-                + 4.0 * (d as f64).sqrt() * u * magnitude
-                + 4.0 * (len as f64).sqrt() * u
-                + 2e-6;
-            for e in 0..d {
-                let (mut want, mut size) = (0.0, 0.0);
-                for (t, w) in weights.iter().enumerate() {
-                    let term = w / sum * get(dtype, v, x.row(bb, kvh, t) + e);
-                    want += term;
-                    size += term.abs();
-                }
-                let tol = 2.0 * unit_roundoff(dtype) * want.abs() + relative * size;
-                checker.check(get(dtype, out, row * d + e), want, tol, || {
-                    format!("O[b={bb},h={hh},d={e}] (length {len})")
-                });
-            }
-        }
-        checker.finish()
+        let at = |b, kvh, t, e| x.row(b, kvh, t) + e;
+        x.check(
+            dtype,
+            q,
+            |b, kvh, t, e| get(dtype, k, at(b, kvh, t, e)),
+            |b, kvh, t, e| get(dtype, v, at(b, kvh, t, e)),
+            out,
+        )
     }
 }
 

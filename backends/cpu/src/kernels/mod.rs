@@ -58,11 +58,11 @@ pub(crate) use stream::parallel_copy;
 
 /// Picks the monomorphised kernel for a dtype.
 macro_rules! by_dtype {
-    ($dtype:expr, $module:ident :: $f:ident) => {
+    ($dtype:expr, $module:ident :: $f:ident $(, $extra:expr)?) => {
         match $dtype {
-            DType::F32 => $module::$f::<f32> as KernelFn,
-            DType::F16 => $module::$f::<f16> as KernelFn,
-            DType::BF16 => $module::$f::<bf16> as KernelFn,
+            DType::F32 => $module::$f::<f32 $(, $extra)?> as KernelFn,
+            DType::F16 => $module::$f::<f16 $(, $extra)?> as KernelFn,
+            DType::BF16 => $module::$f::<bf16 $(, $extra)?> as KernelFn,
             other => {
                 return Err(Error::unsupported(
                     "cpu",
@@ -113,6 +113,13 @@ fn builtin(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<Ker
         "attn_decode_pv" => Ok(by_dtype!(dtype, attention::decode_pv)),
         "attn_paged_scores" => Ok(by_dtype!(dtype, paged::scores)),
         "attn_paged_pv" => Ok(by_dtype!(dtype, paged::pv)),
+        // KV_FP8=1: the cache's bytes are e4m3 codes; otherwise int8.
+        "attn_kv8_scores" if define("KV_FP8") == Some("1") => {
+            Ok(by_dtype!(dtype, paged::kv8_scores, true))
+        }
+        "attn_kv8_scores" => Ok(by_dtype!(dtype, paged::kv8_scores, false)),
+        "attn_kv8_pv" if define("KV_FP8") == Some("1") => Ok(by_dtype!(dtype, paged::kv8_pv, true)),
+        "attn_kv8_pv" => Ok(by_dtype!(dtype, paged::kv8_pv, false)),
         "attn_decode_split" => Ok(by_dtype!(dtype, attention::decode_split)),
         "attn_decode_combine" => Ok(by_dtype!(dtype, attention::decode_combine)),
         "peak_fma" => match dtype {
