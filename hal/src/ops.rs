@@ -244,6 +244,54 @@ impl<B: Copy> BuiltinArgs<B> for AttnDecodeArgs<B> {
     }
 }
 
+/// Decode attention over a paged cache (attention.paged): sequence b's key t is slot
+/// t % `page` of page `table[b·max_pages + t / page]` of K and V (`[pages][Hkv][page][D]`),
+/// for t < `lens[b]`; `table` and `lens` are u32. `heads.keys` is the longest length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttnPagedArgs<B> {
+    pub q: B,
+    pub k: B,
+    pub v: B,
+    pub table: B,
+    pub lens: B,
+    pub o: B,
+    pub heads: Heads,
+    pub page: u32,
+    pub max_pages: u32,
+    pub scale: f32,
+}
+
+impl<B: Copy> BuiltinArgs<B> for AttnPagedArgs<B> {
+    const KERNEL: &'static str = "attn_paged_vendor";
+    fn encode(self) -> Vec<ArgOf<B>> {
+        use ArgOf::*;
+        let mut v: Vec<ArgOf<B>> = [self.q, self.k, self.v, self.table, self.lens, self.o]
+            .into_iter()
+            .map(Buffer)
+            .collect();
+        v.extend(self.heads.encode());
+        v.extend([U32(self.page), U32(self.max_pages), F32(self.scale)]);
+        v
+    }
+    fn decode(args: &[ArgOf<B>]) -> Result<Self, String> {
+        let mut r = Reader::new(Self::KERNEL, args);
+        let a = AttnPagedArgs {
+            q: r.buffer("Q")?,
+            k: r.buffer("K")?,
+            v: r.buffer("V")?,
+            table: r.buffer("table")?,
+            lens: r.buffer("lens")?,
+            o: r.buffer("O")?,
+            heads: Heads::decode(&mut r, "longest length")?,
+            page: r.u32("page size")?,
+            max_pages: r.u32("table columns")?,
+            scale: r.f32("scale")?,
+        };
+        r.end()?;
+        Ok(a)
+    }
+}
+
 /// `dst[i] = src[i]` for `n` f32 elements.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StreamCopyArgs<B> {
@@ -314,6 +362,19 @@ mod tests {
             scale: 0.125,
         };
         assert_eq!(AttnDecodeArgs::decode(&d.encode()), Ok(d));
+        let paged = AttnPagedArgs {
+            q: 0usize,
+            k: 1,
+            v: 2,
+            table: 3,
+            lens: 4,
+            o: 5,
+            heads,
+            page: 16,
+            max_pages: 32,
+            scale: 0.125,
+        };
+        assert_eq!(AttnPagedArgs::decode(&paged.encode()), Ok(paged));
         let s = StreamCopyArgs {
             src: 0usize,
             dst: 1,

@@ -59,7 +59,12 @@ fn stem(name: &str) -> Option<&'static str> {
 
 /// Kernels only a backend's own library implements (cuBLAS, aclnn, the CPU's `gemm`
 /// crate): no source in any dialect.
-const BUILTIN_ONLY: &[&str] = &["gemm_vendor", "attn_prefill_vendor", "attn_decode_vendor"];
+const BUILTIN_ONLY: &[&str] = &[
+    "gemm_vendor",
+    "attn_prefill_vendor",
+    "attn_decode_vendor",
+    "attn_paged_vendor",
+];
 
 /// Every canonical kernel name of the kernel ABI.
 pub fn known_kernels() -> impl Iterator<Item = &'static str> {

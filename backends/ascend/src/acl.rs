@@ -14,6 +14,7 @@ pub type AclEvent = *mut c_void;
 pub type Tensor = *mut c_void;
 pub type TensorList = *mut c_void;
 pub type Executor = *mut c_void;
+pub type IntArray = *mut c_void;
 
 pub const ACL_MEM_MALLOC_HUGE_FIRST: i32 = 0;
 pub const ACL_HBM_MEM: i32 = 1;
@@ -22,6 +23,7 @@ pub const ACL_MEMCPY_DEVICE_TO_HOST: i32 = 2;
 pub const ACL_MEMCPY_DEVICE_TO_DEVICE: i32 = 3;
 pub const ACL_FLOAT: i32 = 0;
 pub const ACL_FLOAT16: i32 = 1;
+pub const ACL_INT32: i32 = 3;
 pub const ACL_UINT8: i32 = 4;
 pub const ACL_BF16: i32 = 27;
 pub const ACL_FORMAT_ND: i32 = 2;
@@ -74,10 +76,12 @@ api! {
         aclDestroyTensor: fn(Tensor) -> AclError;
         aclCreateTensorList: fn(*const Tensor, u64) -> TensorList;
         aclDestroyTensorList: fn(TensorList) -> AclError;
+        aclCreateIntArray: fn(*const i64, u64) -> IntArray;
+        aclDestroyIntArray: fn(IntArray) -> AclError;
         aclnnMatmulGetWorkspaceSize: fn(Tensor, Tensor, Tensor, i8, *mut u64, *mut Executor) -> AclError;
         aclnnMatmul: fn(*mut c_void, u64, Executor, Stream) -> AclError;
         aclnnFusedInferAttentionScoreGetWorkspaceSize: fn(
-            Tensor, TensorList, TensorList, Tensor, Tensor, *mut c_void, *mut c_void,
+            Tensor, TensorList, TensorList, Tensor, Tensor, IntArray, IntArray,
             Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor,
             i64, f64, i64, i64, *const c_char, i64, i64, i64, i64, i64, bool,
             Tensor, Tensor, *mut u64, *mut Executor

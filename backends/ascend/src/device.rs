@@ -9,10 +9,13 @@ use std::time::Duration;
 use std::collections::HashSet;
 
 use halbench_hal::layer::{Built, Copy, Layered, Native, NativeArg, Primitives};
-use halbench_hal::ops::{AttnDecodeArgs, AttnPrefillArgs, BuiltinArgs, GemmArgs, StreamCopyArgs};
+use halbench_hal::ops::{
+    AttnDecodeArgs, AttnPagedArgs, AttnPrefillArgs, BuiltinArgs, GemmArgs, StreamCopyArgs,
+};
 use halbench_hal::{DType, DeviceInfo, Dims, Error, KernelSource, Result};
 
 use crate::acl::*;
+use crate::paged::PagedKv;
 use crate::NAME;
 
 /// A builtin kernel: what it computes, for which dtype.
@@ -22,11 +25,12 @@ pub enum Op {
     Matmul(DType),
     Prefill(DType),
     Decode(DType),
+    Paged(DType),
 }
 
 /// Device memory from aclrtMalloc.
 #[derive(Debug)]
-pub struct AclMemory(*mut c_void);
+pub struct AclMemory(pub(crate) *mut c_void);
 
 // SAFETY: a device address; the device's `&mut self` serialises every use.
 unsafe impl Send for AclMemory {}
@@ -97,7 +101,11 @@ impl AscendDevice {
         }
     }
 
-    fn ok(&self, code: AclError, what: &str) -> Result<()> {
+    pub(crate) fn acl(&self) -> &Acl {
+        &self.acl
+    }
+
+    pub(crate) fn ok(&self, code: AclError, what: &str) -> Result<()> {
         check(&self.acl, code, what)
     }
 
@@ -109,7 +117,7 @@ impl AscendDevice {
         )
     }
 
-    fn wait(&self) -> Result<()> {
+    pub(crate) fn wait(&self) -> Result<()> {
         // SAFETY: the stream is this device's.
         self.ok(
             unsafe { (self.acl.aclrtSynchronizeStream)(self.stream) },
@@ -204,7 +212,8 @@ impl AscendDevice {
         Ok(p)
     }
 
-    /// aclnn's fused inference attention, BNSD: q `[B,H,Sq,D]`, K/V `[B,Hkv,Skv,D]`.
+    /// aclnn's fused inference attention, BNSD: q `[B,H,Sq,D]`, K/V `[B,Hkv,Skv,D]`, or
+    /// with `paged` K/V `[blocks,Hkv,page,D]` through a block table.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn attention(
         &mut self,
@@ -213,6 +222,7 @@ impl AscendDevice {
         [b, h, hkv, sq, skv, d]: [u64; 6],
         causal: bool,
         scale: f32,
+        paged: Option<&PagedKv>,
     ) -> Result<()> {
         let t = acl_dtype(dtype)?;
         let [b, h, hkv, sq, skv, d] = [b, h, hkv, sq, skv, d].map(|v| v as i64);
@@ -227,11 +237,23 @@ impl AscendDevice {
             None => std::ptr::null_mut(),
         };
         let q = owned.tensor(&[b, h, sq, d], t, bufs[0])?;
-        let kl = owned.list(&[b, hkv, skv, d], t, bufs[1])?;
-        let vl = owned.list(&[b, hkv, skv, d], t, bufs[2])?;
+        let kv_dims = match paged {
+            Some(p) => [p.blocks, hkv, p.page, d],
+            None => [b, hkv, skv, d],
+        };
+        let kl = owned.list(&kv_dims, t, bufs[1])?;
+        let vl = owned.list(&kv_dims, t, bufs[2])?;
         let o = owned.tensor(&[b, h, sq, d], t, bufs[3])?;
         let layout = CString::new("BNSD").unwrap_or_default();
         let null: Tensor = std::ptr::null_mut();
+        let (table, lens, block) = match paged {
+            Some(p) => (
+                owned.tensor(&[b, p.max_pages], ACL_INT32, p.table)?,
+                owned.ints(&p.lens)?,
+                p.page,
+            ),
+            None => (null, std::ptr::null_mut(), 0),
+        };
         let mut workspace = 0u64;
         let mut executor: Executor = std::ptr::null_mut();
         // SAFETY: every tensor is live or NULL (optional); out-pointers valid.
@@ -243,7 +265,7 @@ impl AscendDevice {
                 null,
                 mask,
                 std::ptr::null_mut(),
-                std::ptr::null_mut(),
+                lens,
                 null,
                 null,
                 null,
@@ -251,7 +273,7 @@ impl AscendDevice {
                 null,
                 null,
                 null,
-                null,
+                table,
                 null,
                 null,
                 h,
@@ -262,7 +284,7 @@ impl AscendDevice {
                 hkv,
                 0,
                 0,
-                0,
+                block,
                 0,
                 false,
                 o,
@@ -287,6 +309,7 @@ struct Tensors {
     acl: Arc<Acl>,
     tensors: Vec<Tensor>,
     lists: Vec<TensorList>,
+    arrays: Vec<IntArray>,
 }
 
 impl Tensors {
@@ -295,6 +318,7 @@ impl Tensors {
             acl: acl.clone(),
             tensors: Vec::new(),
             lists: Vec::new(),
+            arrays: Vec::new(),
         }
     }
 
@@ -332,6 +356,21 @@ impl Tensors {
         Ok(t)
     }
 
+    /// A host array of integers (aclnn's sequence lengths).
+    fn ints(&mut self, values: &[i64]) -> Result<IntArray> {
+        // SAFETY: values outlive the call; aclnn copies them.
+        let a = unsafe { (self.acl.aclCreateIntArray)(values.as_ptr(), values.len() as u64) };
+        if a.is_null() {
+            return Err(Error::Backend {
+                backend: NAME.into(),
+                code: 0,
+                message: format!("aclCreateIntArray failed: {}", self.acl.recent_message()),
+            });
+        }
+        self.arrays.push(a);
+        Ok(a)
+    }
+
     /// A one-tensor list (the list owns its tensor from then on).
     fn list(&mut self, dims: &[i64], dtype: i32, data: *mut c_void) -> Result<TensorList> {
         let t = self.tensor(dims, dtype, data)?;
@@ -359,6 +398,9 @@ impl Drop for Tensors {
             }
             for t in self.tensors.drain(..) {
                 (self.acl.aclDestroyTensor)(t);
+            }
+            for a in self.arrays.drain(..) {
+                (self.acl.aclDestroyIntArray)(a);
             }
         }
     }
@@ -398,14 +440,14 @@ impl Drop for AscendDevice {
 }
 
 /// A builtin's arguments, typed by the op's own decoder.
-fn decode<'a, A: BuiltinArgs<Native<'a, AclMemory>>>(
+pub(crate) fn decode<'a, A: BuiltinArgs<Native<'a, AclMemory>>>(
     args: &[NativeArg<'a, AclMemory>],
 ) -> Result<A> {
     A::decode(args).map_err(|e| Error::invalid(NAME, e))
 }
 
 /// A buffer's address, after checking it holds `len` bytes.
-fn sized(b: Native<'_, AclMemory>, len: u64, what: &str) -> Result<*mut c_void> {
+pub(crate) fn sized(b: Native<'_, AclMemory>, len: u64, what: &str) -> Result<*mut c_void> {
     halbench_hal::checks::range(NAME, b.bytes, 0, len, what).map(|_| b.memory.0)
 }
 
@@ -499,6 +541,7 @@ impl Primitives for AscendDevice {
             (GemmArgs::<()>::KERNEL, d) => Op::Matmul(d),
             (AttnPrefillArgs::<()>::KERNEL, d) => Op::Prefill(d),
             (AttnDecodeArgs::<()>::KERNEL, d) => Op::Decode(d),
+            (AttnPagedArgs::<()>::KERNEL, d) => Op::Paged(d),
             (name, d) => {
                 return Err(Error::unsupported(
                     NAME,
@@ -555,6 +598,7 @@ impl Primitives for AscendDevice {
                     [x.batch, x.heads, x.kv_heads, x.keys, x.keys, x.head_dim].map(u64::from),
                     a.causal,
                     a.scale,
+                    None,
                 )
             }
             Op::Decode(d) => {
@@ -566,8 +610,10 @@ impl Primitives for AscendDevice {
                     [x.batch, x.heads, x.kv_heads, 1, x.keys, x.head_dim].map(u64::from),
                     false,
                     a.scale,
+                    None,
                 )
             }
+            Op::Paged(d) => self.paged_attention(d, decode(args)?),
         }
     }
 

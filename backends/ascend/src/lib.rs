@@ -14,6 +14,8 @@
 //!                          KEEP_DTYPE, recorded in the device's extras)
 //!   attn_prefill_vendor,   aclnnFusedInferAttentionScoreGetWorkspaceSize →
 //!   attn_decode_vendor     aclnnFusedInferAttentionScore (BNSD; causal by a u8 mask)
+//!   attn_paged_vendor      the same with a block table, K/V [blocks,Hkv,page,D], the
+//!                          lengths read back to a host array (paged.rs)
 //! ```
 //!
 //! One stream per device; every aclnn call is two-phase, its workspace allocated
@@ -23,6 +25,7 @@
 
 mod acl;
 mod device;
+mod paged;
 
 use std::ffi::CStr;
 use std::sync::{Arc, OnceLock};

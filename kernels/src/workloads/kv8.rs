@@ -116,16 +116,15 @@ impl Workload for Kv8 {
                 kv8(7, 4, 6, 3, (1, 61), 24),
                 kv8(37, 2, 4, 4, (37, 37), 32),
             ],
-            // The paged quick shape, and the same batch as a dense cache: each has its
-            // attention.paged twin (the first in the quick suite).
-            Scale::Quick => vec![
-                kv8(16, 4, 16, 4, (4096, 4096), 128),
-                kv8(4096, 4, 16, 4, (4096, 4096), 128),
-            ],
+            // attention.paged's quick shape, its twin in the quick suite; a dense cache (twin:
+            // attention.decode's naive) is in full.
+            Scale::Quick => vec![kv8(16, 4, 16, 4, (4096, 4096), 128)],
+            // attention.paged's full shapes, and attention.decode's first as a dense cache.
             Scale::Full => vec![
                 kv8(16, 4, 16, 4, (4096, 4096), 128),
+                kv8(16, 8, 16, 4, (1, 4096), 128),
                 kv8(16, 16, 32, 8, (1, 16384), 128),
-                kv8(16384, 8, 32, 8, (16384, 16384), 128),
+                kv8(4096, 8, 32, 8, (4096, 4096), 128),
             ],
         }
     }

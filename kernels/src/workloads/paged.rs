@@ -9,6 +9,7 @@
 //! entries and lengths the kernels read. The dense `attention.decode` at the same total
 //! KV bytes is the comparison that says what paging costs.
 
+use halbench_hal::ops::{AttnPagedArgs, BuiltinArgs, Heads};
 use halbench_hal::{DType, DeviceInfo, Dims};
 
 use super::attention::{buf, launch, u32_arg};
@@ -250,7 +251,7 @@ impl Workload for Paged {
     }
 
     fn variants(&self) -> &'static [&'static str] {
-        &["naive"]
+        &["naive", "vendor"]
     }
 
     fn dtypes(&self) -> &'static [DType] {
@@ -298,30 +299,59 @@ impl Workload for Paged {
         }
     }
 
-    fn plan(&self, _variant: &str, dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
+    fn plan(&self, variant: &str, dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
         let x = layout(shape);
         let bh = x.b * x.h;
         let kv = x.pages * x.hkv * x.page * x.d;
         let [table, lens] = x.table_buffers();
-        let buffers = vec![
+        let mut buffers = vec![
             BufferSpec::input("attn.q", dtype, bh * x.d),
             BufferSpec::input("attn.k", dtype, kv),
             BufferSpec::input("attn.v", dtype, kv),
             table,
             lens,
             BufferSpec::output("attn.o", bh * x.d * dtype.size() as u64),
-            BufferSpec::output("attn.scores", bh * x.l * 4),
         ];
-        let steps = x.steps(
-            dtype,
-            (
-                "attn_paged_scores",
-                &[buf(0), buf(1), buf(3), buf(4), buf(6)],
-            ),
-            ("attn_paged_pv", &[buf(6), buf(2), buf(3), buf(4), buf(5)]),
-            buf(6),
-            &[],
-        );
+        let steps = if variant == "vendor" {
+            // The vendor library's paged decode attention, as a builtin (aclnn's fused
+            // inference attention with a block table).
+            let args = AttnPagedArgs {
+                q: 0,
+                k: 1,
+                v: 2,
+                table: 3,
+                lens: 4,
+                o: 5,
+                heads: Heads {
+                    batch: x.b as u32,
+                    heads: x.h as u32,
+                    kv_heads: x.hkv as u32,
+                    keys: x.l as u32,
+                    head_dim: x.d as u32,
+                },
+                page: x.page as u32,
+                max_pages: x.max_pages as u32,
+                scale: 1.0 / (x.d as f32).sqrt(),
+            };
+            vec![launch(
+                "attn_paged_vendor",
+                dtype,
+                Dims::linear(1, 1),
+                args.encode(),
+            )]
+        } else {
+            buffers.push(BufferSpec::output("attn.scores", bh * x.l * 4));
+            x.steps(
+                dtype,
+                (
+                    "attn_paged_scores",
+                    &[buf(0), buf(1), buf(3), buf(4), buf(6)],
+                ),
+                ("attn_paged_pv", &[buf(6), buf(2), buf(3), buf(4), buf(5)]),
+                buf(6),
+                &[],
+            )
+        };
         Plan {
             buffers,
             steps,

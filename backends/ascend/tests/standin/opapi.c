@@ -8,14 +8,16 @@
 
 #include "common.h"
 
-enum { F32 = 0, F16 = 1, U8 = 4, BF16 = 27 };
+enum { F32 = 0, F16 = 1, I32 = 3, U8 = 4, BF16 = 27 };
 typedef struct { int magic; int64_t dims[8]; uint64_t nd; int dtype; void* data; } tensor_t;
 typedef struct { int magic; tensor_t* t; } list_t;
+typedef struct { int magic; uint64_t n; int64_t* v; } ints_t;
 typedef struct {
   int magic, op; /* 1 matmul, 2 attention */
   uint64_t workspace;
-  tensor_t a, b, c, mask, o; /* copies: the executor outlives the tensor objects */
+  tensor_t a, b, c, mask, o, table; /* copies: the executor outlives the tensor objects */
   int has_mask;
+  int64_t block, *lens; /* paged: the block size and a copy of the lengths */
   double scale;
   int64_t heads, kv_heads;
 } exec_t;
@@ -71,6 +73,29 @@ int aclDestroyTensorList(void* l) {
   aclDestroyTensor(((list_t*)l)->t); /* a list owns its tensors */
   ((list_t*)l)->magic = 0;
   free(l);
+  return 0;
+}
+
+void* aclCreateIntArray(const int64_t* v, uint64_t n) {
+  if (!v || n == 0) {
+    bad("aclCreateIntArray: empty");
+    return NULL;
+  }
+  ints_t* a = calloc(1, sizeof *a);
+  a->magic = 0x1A7;
+  a->n = n;
+  a->v = malloc(n * sizeof *v);
+  memcpy(a->v, v, n * sizeof *v);
+  live_tensors++;
+  return a;
+}
+static int ints_ok(const void* a) { return a && ((const ints_t*)a)->magic == 0x1A7; }
+int aclDestroyIntArray(void* a) {
+  if (!ints_ok(a)) return bad("aclDestroyIntArray: not an int array (destroyed twice?)");
+  ((ints_t*)a)->magic = 0;
+  free(((ints_t*)a)->v);
+  free(a);
+  live_tensors--;
   return 0;
 }
 
@@ -156,13 +181,25 @@ int aclnnFusedInferAttentionScoreGetWorkspaceSize(
     int64_t antiquant, _Bool lse, void* out, void* lse_out, uint64_t* ws, void** exec) {
   if (failing("aclnnFusedInferAttentionScoreGetWorkspaceSize")) return STANDIN_ERROR;
   if (!tensor_ok(q) || !tensor_ok(out) || !k || !v) return bad("FIA: bad tensor");
-  if (pse || seq || seqkv || d1 || q1 || d2 || q2 || o2 || as || ao || bt || qp || kp || lse || lse_out)
+  if (pse || seq || d1 || q1 || d2 || q2 || o2 || as || ao || qp || kp || lse || lse_out)
     return bad("FIA: an unused optional input was given");
   if (!layout || strcmp(layout, "BNSD") != 0) return bad("FIA: layout %s, expected BNSD", layout ? layout : "NULL");
-  if (sparse != 0 || block != 0 || antiquant != 0 || inner != 0) return bad("FIA: modes");
+  if (sparse != 0 || antiquant != 0 || inner != 0) return bad("FIA: modes");
   tensor_t *Q = q, *K = ((list_t*)k)->t, *V = ((list_t*)v)->t, *O = out;
   if (Q->nd != 4 || K->nd != 4 || V->nd != 4 || O->nd != 4) return bad("FIA: BNSD tensors are 4-D");
   if (Q->dims[1] != heads || K->dims[1] != kv_heads || heads % kv_heads) return bad("FIA: heads %lld/%lld", (long long)heads, (long long)kv_heads);
+  /* Paged (IncreFlashAttention with a block table): K/V [blocks, KVN, block, D], an int32
+   * table [B, max blocks], the lengths as a host array of B, S = 1, no mask. */
+  int paged = bt != NULL;
+  if (paged != (seqkv != NULL) || paged != (block != 0)) return bad("FIA: a block table comes with lengths and a block size");
+  if (paged) {
+    tensor_t* T = bt;
+    if (!tensor_ok(T) || T->dtype != I32 || T->nd != 2 || T->dims[0] != Q->dims[0]) return bad("FIA: the block table must be int32 [B, blocks]");
+    if (!ints_ok(seqkv) || (int64_t)((ints_t*)seqkv)->n != Q->dims[0]) return bad("FIA: one length per sequence");
+    if (block % 16 || K->dims[2] != block || Q->dims[2] != 1 || mask) return bad("FIA: paged shapes");
+    for (uint64_t i = 0; i < ((ints_t*)seqkv)->n; ++i)
+      if (((ints_t*)seqkv)->v[i] > T->dims[1] * block) return bad("FIA: a length beyond its table row");
+  }
   if (K->dims[3] != Q->dims[3] || V->dims[2] != K->dims[2] || memcmp(O->dims, Q->dims, sizeof Q->dims))
     return bad("FIA: shapes");
   if (Q->dtype != K->dtype || Q->dtype != V->dtype || Q->dtype != O->dtype || !dtype_ok(Q->dtype))
@@ -189,6 +226,17 @@ int aclnnFusedInferAttentionScoreGetWorkspaceSize(
   e->scale = scale;
   e->heads = heads;
   e->kv_heads = kv_heads;
+  if (paged) {
+    e->table = *(tensor_t*)bt;
+    e->block = block;
+    e->lens = malloc(sizeof(int64_t) * (size_t)Q->dims[0]);
+    memcpy(e->lens, ((ints_t*)seqkv)->v, sizeof(int64_t) * (size_t)Q->dims[0]);
+    logf_("aclnnFusedInferAttentionScoreGetWorkspaceSize paged B=%lld N=%lld KVN=%lld blocks=%lld block=%lld D=%lld dtype=%d",
+          (long long)Q->dims[0], (long long)heads, (long long)kv_heads, (long long)K->dims[0], (long long)block,
+          (long long)Q->dims[3], Q->dtype);
+    *exec = e;
+    return 0;
+  }
   *exec = e;
   logf_("aclnnFusedInferAttentionScoreGetWorkspaceSize B=%lld N=%lld KVN=%lld Sq=%lld Skv=%lld D=%lld dtype=%d causal=%d",
         (long long)Q->dims[0], (long long)heads, (long long)kv_heads, (long long)Q->dims[2], (long long)K->dims[2],
@@ -196,11 +244,21 @@ int aclnnFusedInferAttentionScoreGetWorkspaceSize(
   return 0;
 }
 
+/* Element offset of sequence b's key j for KV head g: dense [B, KVN, S, D], or paged
+ * [blocks, KVN, block, D] through the table. */
+static int64_t kv_row(const exec_t* e, int64_t b, int64_t g, int64_t j) {
+  int64_t Hkv = e->kv_heads, D = e->a.dims[3];
+  if (!e->lens) return ((b * Hkv + g) * e->b.dims[2] + j) * D;
+  int64_t page = ((const int32_t*)e->table.data)[b * e->table.dims[1] + j / e->block];
+  return ((page * Hkv + g) * e->block + j % e->block) * D;
+}
+
 int aclnnFusedInferAttentionScore(void* ws, uint64_t size, void* exec, void* stream) {
   exec_t* e = NULL;
   int r = take(exec, ws, size, stream, 2, "aclnnFusedInferAttentionScore", &e);
   if (r) return r;
-  int64_t B = e->a.dims[0], H = e->heads, Hkv = e->kv_heads, Sq = e->a.dims[2], Skv = e->b.dims[2], D = e->a.dims[3];
+  int64_t B = e->a.dims[0], H = e->heads, Hkv = e->kv_heads, Sq = e->a.dims[2], D = e->a.dims[3];
+  int64_t Skv = e->lens ? e->table.dims[1] * e->block : e->b.dims[2];
   double* s = malloc(sizeof(double) * (size_t)Skv);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h) {
@@ -208,13 +266,13 @@ int aclnnFusedInferAttentionScore(void* ws, uint64_t size, void* exec, void* str
       for (int64_t i = 0; i < Sq; ++i) {
         double mx = -INFINITY, sum = 0;
         for (int64_t j = 0; j < Skv; ++j) {
-          if (e->has_mask && ((uint8_t*)e->mask.data)[i * Skv + j]) {
+          if ((e->has_mask && ((uint8_t*)e->mask.data)[i * Skv + j]) || (e->lens && j >= e->lens[b])) {
             s[j] = -INFINITY;
             continue;
           }
           double dot = 0;
           for (int64_t d = 0; d < D; ++d)
-            dot += get(&e->a, ((b * H + h) * Sq + i) * D + d) * get(&e->b, ((b * Hkv + g) * Skv + j) * D + d);
+            dot += get(&e->a, ((b * H + h) * Sq + i) * D + d) * get(&e->b, kv_row(e, b, g, j) + d);
           s[j] = dot * e->scale;
           if (s[j] > mx) mx = s[j];
         }
@@ -222,12 +280,13 @@ int aclnnFusedInferAttentionScore(void* ws, uint64_t size, void* exec, void* str
         for (int64_t d = 0; d < D; ++d) {
           double acc = 0;
           for (int64_t j = 0; j < Skv; ++j)
-            if (s[j] != -INFINITY) acc += exp(s[j] - mx) * get(&e->c, ((b * Hkv + g) * Skv + j) * D + d);
+            if (s[j] != -INFINITY) acc += exp(s[j] - mx) * get(&e->c, kv_row(e, b, g, j) + d);
           put(&e->o, ((b * H + h) * Sq + i) * D + d, sum > 0 ? acc / sum : 0);
         }
       }
     }
   free(s);
+  free(e->lens);
   free(e);
   logf_("aclnnFusedInferAttentionScore workspace=%llu", (unsigned long long)size);
   return 0;
