@@ -193,5 +193,6 @@ fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, median_s: f64) -> Metri
         arithmetic_intensity: positive(cost.bytes).map(|b| cost.flops / b),
         us_per_launch: positive(cost.launches).map(|n| median_s / n * 1e6),
         cache_resident: case.workload.cache_resident(&case.shape, info),
+        expert_load: case.workload.expert_load(&case.shape),
     }
 }

@@ -115,6 +115,7 @@ pub fn notes(results: &[CaseResult]) -> Vec<String> {
         .collect();
     out.extend(crate::ratios::weight_quant(results));
     out.extend(crate::ratios::kv_cache(results));
+    out.extend(crate::ratios::grouped(results));
     if results
         .iter()
         .any(|r| r.metrics.as_ref().is_some_and(|m| m.cache_resident))

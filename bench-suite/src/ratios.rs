@@ -1,7 +1,8 @@
 //! Figures that only a pair of cases in one run can give: a weight-quantised GEMM's time
 //! against the same-shape GEMM of the same dtype on the same device, and an 8-bit KV
 //! cache's against the same paged decode in the dtype (each ideal is the byte ratio); and
-//! each one's bandwidth against the best stream bandwidth the run measured there.
+//! each one's bandwidth against the best stream bandwidth the run measured there; and a
+//! grouped expert GEMM's time against the same experts launched one by one.
 
 use crate::results::{CaseResult, Status};
 
@@ -61,6 +62,51 @@ pub fn kv_cache(results: &[CaseResult]) -> Vec<String> {
         };
         let twin = ("attention.decode", Some("naive"));
         out.extend(line.or_else(|| against_twin(results, kv, twin, &dense()?, "dense cache")));
+    }
+    out
+}
+
+/// One line per passed `gemm.grouped` case of the `grouped` variant with its `loop` twin
+/// in the run: the speedup of one launch over one per expert, and the routing's spread.
+pub fn grouped(results: &[CaseResult]) -> Vec<String> {
+    let mut out = Vec::new();
+    for g in results
+        .iter()
+        .filter(|r| r.workload == "gemm.grouped" && r.variant == "grouped")
+    {
+        let Some(t_grouped) = median(g) else { continue };
+        let Some(t_loop) = results
+            .iter()
+            .find(|r| {
+                r.workload == g.workload
+                    && r.variant == "loop"
+                    && r.device == g.device
+                    && r.dtype == g.dtype
+                    && r.shape == g.shape
+            })
+            .and_then(median)
+        else {
+            continue;
+        };
+        let mut line = format!(
+            "{} gemm.grouped {} {}: grouped {:.2}x the loop ({} -> {})",
+            g.device,
+            g.shape,
+            g.dtype,
+            t_loop / t_grouped,
+            crate::output::human_time(t_loop),
+            crate::output::human_time(t_grouped)
+        );
+        if let Some(load) = g.metrics.as_ref().and_then(|m| m.expert_load) {
+            line.push_str(&format!(
+                "; {} of {} experts got tokens ({} launches -> 1), max/mean rows {:.2}",
+                load.active,
+                load.experts,
+                load.active,
+                load.imbalance()
+            ));
+        }
+        out.push(line);
     }
     out
 }

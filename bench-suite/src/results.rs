@@ -194,6 +194,9 @@ pub struct Metrics {
     /// The data fits in the last-level cache: this is not memory bandwidth.
     #[serde(default)]
     pub cache_resident: bool,
+    /// How a mixture-of-experts case's routing spread its rows over the experts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expert_load: Option<halbench_kernels::ExpertLoad>,
 }
 
 /// The JSON schema of [`RunReport`], as committed in `results/schema.json`.

@@ -204,3 +204,33 @@ extern "C" __global__ void gemm_wq(const T* __restrict__ A, const unsigned char*
     for (int r = 0; r < GEMM_ROWS; r++)
         if (i0 + r < M) STORE(C, (i0 + r) * N + j, acc[r]);
 }
+
+// gemm.grouped: for each row tile (expert e, first row r0, rows) in tiles[tile0..tile_end]
+// (u32 triples), C[r0 + r, :] = A[r0 + r, :] · W[e] with W `[E, K, N]`. One thread per
+// column holds GEMM_ROWS rows of its tile (rows past the tile read its last row and are not
+// stored); blocks in y stride over the tiles.
+extern "C" __global__ void gemm_grouped(const T* __restrict__ A, const T* __restrict__ W,
+                                        const uint* __restrict__ tiles, T* __restrict__ C, uint N, uint K,
+                                        uint tile0, uint tile_end) {
+    size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= N) return;
+    for (size_t tile = tile0 + blockIdx.y; tile < tile_end; tile += gridDim.y) {
+        size_t e = tiles[3 * tile], r0 = tiles[3 * tile + 1], rows = tiles[3 * tile + 2];
+        const T* w = W + e * K * N + j;
+        float acc[GEMM_ROWS];
+        size_t a[GEMM_ROWS];
+#pragma unroll
+        for (int r = 0; r < GEMM_ROWS; r++) {
+            acc[r] = 0.0f;
+            a[r] = (r0 + min((size_t)r, rows - 1)) * K;
+        }
+        for (size_t p = 0; p < K; p++) {
+            float wv = LOAD(w, p * N);
+#pragma unroll
+            for (int r = 0; r < GEMM_ROWS; r++) acc[r] = fmaf(LOAD(A, a[r] + p), wv, acc[r]);
+        }
+#pragma unroll
+        for (int r = 0; r < GEMM_ROWS; r++)
+            if ((size_t)r < rows) STORE(C, (r0 + r) * N + j, acc[r]);
+    }
+}

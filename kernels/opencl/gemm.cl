@@ -214,3 +214,29 @@ __kernel void gemm_wq(__global const T* restrict A, __global const uchar* restri
     }
     for (int r = 0; r < GEMM_ROWS && i0 + r < M; r++) STORE(C, (i0 + r) * N + j, acc[r]);
 }
+
+// gemm.grouped: for each row tile (expert e, first row r0, rows) in tiles[tile0..tile_end]
+// (u32 triples), C[r0 + r, :] = A[r0 + r, :] · W[e] with W `[E, K, N]`. One work-item per
+// column holds GEMM_ROWS rows of its tile (rows past the tile read its last row and are
+// not stored); work-groups in y stride over the tiles.
+__kernel void gemm_grouped(__global const T* restrict A, __global const T* restrict W,
+                           __global const uint* restrict tiles, __global T* restrict C, uint N,
+                           uint K, uint tile0, uint tile_end) {
+    size_t j = get_global_id(0);
+    if (j >= N) return;
+    for (size_t tile = tile0 + get_group_id(1); tile < tile_end; tile += get_num_groups(1)) {
+        size_t e = tiles[3 * tile], r0 = tiles[3 * tile + 1], rows = tiles[3 * tile + 2];
+        __global const T* w = W + e * K * N + j;
+        float acc[GEMM_ROWS];
+        size_t a[GEMM_ROWS];
+        for (int r = 0; r < GEMM_ROWS; r++) {
+            acc[r] = 0.0f;
+            a[r] = (r0 + min((size_t)r, rows - 1)) * K;
+        }
+        for (size_t p = 0; p < K; p++) {
+            float wv = LOAD(w, p * N);
+            for (int r = 0; r < GEMM_ROWS; r++) acc[r] = fma(LOAD(A, a[r] + p), wv, acc[r]);
+        }
+        for (size_t r = 0; r < GEMM_ROWS && r < rows; r++) STORE(C, (r0 + r) * N + j, acc[r]);
+    }
+}

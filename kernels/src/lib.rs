@@ -37,7 +37,7 @@ pub use check::Validation;
 pub use custom::{CustomKernel, KernelOrigin, LaunchShape};
 pub use plan::Plan;
 pub use shape::{Shape, ShapeKind};
-pub use workloads::all;
+pub use workloads::{all, ExpertLoad};
 
 /// How big and how many cases: `smoke` for tests (milliseconds), `quick` for the
 /// default run (a few minutes on a laptop CPU), `full` for the real measurement.
@@ -122,6 +122,12 @@ pub trait Workload: Sync {
     fn at_scale(&self, variant: &str, shape: &Shape, scale: Scale) -> bool {
         let _ = (variant, shape, scale);
         true
+    }
+    /// For a mixture-of-experts workload, how its routing spread the rows over the
+    /// experts (reported with every result of the shape).
+    fn expert_load(&self, shape: &Shape) -> Option<ExpertLoad> {
+        let _ = shape;
+        None
     }
 }
 

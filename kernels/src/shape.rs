@@ -7,6 +7,10 @@ use std::fmt;
 /// Most keys a [`Shape::Keyed`] shape holds.
 pub const MAX_KEYS: usize = 8;
 
+/// Keyed sizes that are switches or parameters rather than sizes: they may be 0 (off), are
+/// 0 when a spec leaves them out, and are not printed when 0 (gemm.grouped's routing).
+pub const OPTIONAL_KEYS: &[&str] = &["zipf", "hot", "seed"];
+
 /// The shape of one case. Grows by new variants; a workload defined outside this crate
 /// uses [`Shape::Keyed`] with its own keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,6 +112,7 @@ impl fmt::Display for Shape {
                 let pairs: Vec<String> = keys
                     .iter()
                     .zip(values)
+                    .filter(|(k, v)| *v != 0 || !OPTIONAL_KEYS.contains(k))
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
                 f.write_str(&pairs.join(","))
@@ -231,7 +236,10 @@ impl Shape {
             ShapeKind::Keyed(keys) => {
                 let values = keys
                     .iter()
-                    .map(|k| need(k))
+                    .map(|k| match OPTIONAL_KEYS.contains(k) {
+                        true => Ok(or(k, 0)),
+                        false => need(k),
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Shape::keyed(keys, &values).map_err(|e| format!("shape `{spec}`: {e}"))?
             }
@@ -259,7 +267,7 @@ impl Shape {
             Shape::Keyed { keys, values } => keys.iter().copied().zip(values).collect(),
         };
         for (key, v) in dims {
-            if v == 0 {
+            if v == 0 && !OPTIONAL_KEYS.contains(&key) {
                 return Err(format!("`{key}` must be at least 1"));
             }
             if v > u64::from(u32::MAX) {
@@ -290,6 +298,26 @@ impl Shape {
                     "bits={} is not a weight width halbench has (4 or 8)",
                     self.get("bits")
                 ));
+            }
+            if keys.contains(&"experts") {
+                let (e, top) = (self.get("experts"), self.get("top"));
+                if top > e {
+                    return Err(format!("top={top} exceeds experts={e}"));
+                }
+                if self.get("zipf") > 0 && self.get("hot") > 0 {
+                    return Err("zipf and hot are two routings: give one".into());
+                }
+                if self.get("hot") > 100 {
+                    return Err(format!(
+                        "hot={} is a percentage of tokens (at most 100)",
+                        self.get("hot")
+                    ));
+                }
+                if self.get("hot") > 0 && top >= e {
+                    return Err(format!(
+                        "hot routing needs experts beyond the hot one: top={top} of experts={e}"
+                    ));
+                }
             }
             if keys.contains(&"kv") && self.get("kv") != 8 {
                 return Err(format!(

@@ -27,7 +27,13 @@ const FILES: &[(&str, &[&str])] = &[
     ),
     (
         "gemm",
-        &["gemm_naive", "gemm_tiled", "gemm_small_m", "gemm_wq"],
+        &[
+            "gemm_naive",
+            "gemm_tiled",
+            "gemm_small_m",
+            "gemm_wq",
+            "gemm_grouped",
+        ],
     ),
     (
         "attention",
@@ -64,6 +70,7 @@ const BUILTIN_ONLY: &[&str] = &[
     "attn_prefill_vendor",
     "attn_decode_vendor",
     "attn_paged_vendor",
+    "peak_dot2",
 ];
 
 /// Every canonical kernel name of the kernel ABI.
@@ -144,6 +151,7 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
         "gemm_tiled",
         "gemm_small_m",
         "gemm_wq",
+        "gemm_grouped",
         "attn_prefill_scores",
         "attn_prefill_pv",
         "attn_prefill_fused",

@@ -76,7 +76,8 @@ impl Format {
             .collect()
     }
 
-    /// The largest value a byte stands for: scales bring it to about 1.
+    /// The largest value a byte stands for: scales (in [0.25, 1.25) over it) bring it to
+    /// about 1.
     fn max(self) -> f32 {
         match self {
             Format::Int8 => 127.0,
@@ -154,7 +155,7 @@ impl Workload for Kv8 {
         let scales = |label| {
             let mut rng = Rng::new(seed(label));
             (0..x.pages * x.hkv)
-                .flat_map(|_| ((0.5 + rng.value()) / format.max()).to_le_bytes())
+                .flat_map(|_| ((1.5 + rng.value()) / 2.0 / format.max()).to_le_bytes())
                 .collect::<Vec<u8>>()
         };
         let [table, lens] = x.table_buffers();

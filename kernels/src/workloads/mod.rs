@@ -3,6 +3,7 @@
 mod attention;
 mod decode;
 mod gemm;
+mod grouped;
 mod kv8;
 mod latency;
 mod paged;
@@ -13,7 +14,9 @@ mod wq;
 
 use crate::Workload;
 
-static ALL: [&dyn Workload; 16] = [
+pub use grouped::ExpertLoad;
+
+static ALL: [&dyn Workload; 17] = [
     &stream::Stream(stream::Op::Copy),
     &stream::Stream(stream::Op::Scale),
     &stream::Stream(stream::Op::Add),
@@ -24,6 +27,7 @@ static ALL: [&dyn Workload; 16] = [
     &transfer::Transfer(transfer::Direction::DeviceToDevice),
     &gemm::Gemm,
     &wq::WeightQuantGemm,
+    &grouped::Grouped,
     &attention::Prefill,
     &decode::Decode,
     &paged::Paged,

@@ -11,6 +11,12 @@
 //! Halves run in the dtype's own arithmetic (CUDA `f16x2`/`bf16x2`, OpenCL `half`, GLSL
 //! `float16_t`). A dialect with no arithmetic for a dtype offers no source for it, and the
 //! case is `unsupported`: its f32 peak is the rate it computes that dtype at.
+//!
+//! The `dot2` variant measures the form bf16 units compute in when they have no bf16 FMA:
+//! a pair of bf16 products added into an f32 accumulator (x86's AVX512_BF16 `vdpbf16ps`).
+//! Work-item i runs four chains `acc += a·b + a·b` from `((i + j) mod 64)/4`, the same
+//! eight multiply-adds per step as the FMA chains; every sum is a multiple of 1/4 below
+//! 2²², so the check is exact too. A builtin (`peak_dot2`) where the hardware has it.
 
 use halbench_hal::{DType, DeviceInfo, Dims};
 
@@ -57,7 +63,7 @@ impl Workload for PeakFma {
     }
 
     fn variants(&self) -> &'static [&'static str] {
-        &["default"]
+        &["default", "dot2"]
     }
 
     fn dtypes(&self) -> &'static [DType] {
@@ -92,14 +98,19 @@ impl Workload for PeakFma {
         }
     }
 
-    fn plan(&self, _variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
+    fn plan(&self, variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan {
         let n = shape.elements();
         let (dims, defines) = launch(info, n);
+        let kernel = if variant == "dot2" {
+            "peak_dot2"
+        } else {
+            "peak_fma"
+        };
         Plan {
             buffers: vec![BufferSpec::output("peak.out", n * dtype.size() as u64)],
             steps: vec![Step::Launch(
                 Launch::new(
-                    "peak_fma",
+                    kernel,
                     dtype,
                     dims,
                     vec![
@@ -117,11 +128,19 @@ impl Workload for PeakFma {
         }
     }
 
-    fn check(&self, dtype: DType, shape: &Shape, _plan: &Plan, out: &[u8]) -> Validation {
-        let want = CHAINS as f64 * f64::from(B) / (1.0 - f64::from(A));
-        let tol = want * 4.0 * unit_roundoff(dtype);
+    fn check(&self, dtype: DType, shape: &Shape, plan: &Plan, out: &[u8]) -> Validation {
+        let dot2 = plan.kernels().any(|k| k == "peak_dot2");
+        let (a, b) = (f64::from(A), f64::from(B));
         let mut checker = Checker::new();
         for i in 0..shape.elements() as usize {
+            let want = if dot2 {
+                (0..CHAINS as usize / 2)
+                    .map(|j| ((i + j) % 64) as f64 / 4.0 + f64::from(ITERATIONS) * 2.0 * a * b)
+                    .sum()
+            } else {
+                CHAINS as f64 * b / (1.0 - a)
+            };
+            let tol = want * 4.0 * unit_roundoff(dtype);
             checker.check(get(dtype, out, i), want, tol, || format!("work-item {i}"));
         }
         checker.finish()

@@ -2,6 +2,7 @@
 
 mod attention;
 mod gemm;
+mod grouped;
 mod paged;
 mod peak;
 mod stream;
@@ -105,6 +106,7 @@ fn builtin(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<Ker
             )),
         },
         "gemm_vendor" => Ok(by_dtype!(dtype, gemm::vendor)),
+        "gemm_grouped" => Ok(by_dtype!(dtype, grouped::grouped)),
         "attn_prefill_scores" => Ok(by_dtype!(dtype, attention::prefill_scores)),
         "softmax_rows" => f32_only(attention::softmax_rows),
         "attn_prefill_pv" => Ok(by_dtype!(dtype, attention::prefill_pv)),
@@ -126,7 +128,18 @@ fn builtin(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<Ker
             DType::F32 => Ok(peak::fma),
             _ => Err(Error::unsupported(
                 "cpu",
-                format!("peak_fma: no native {dtype} arithmetic on the CPU; its f32 peak is the rate it computes {dtype} at"),
+                format!("peak_fma: no native {dtype} FMA on the CPU; its f32 peak is the rate it computes {dtype} at (bf16 pairs into f32: the dot2 variant, with AVX512_BF16)"),
+            )),
+        },
+        "peak_dot2" => match dtype {
+            DType::BF16 if peak::has_bf16_dot() => Ok(peak::dot2),
+            DType::BF16 => Err(Error::unsupported(
+                "cpu",
+                "peak_dot2: this CPU has no AVX512_BF16 (vdpbf16ps)",
+            )),
+            _ => Err(Error::unsupported(
+                "cpu",
+                format!("peak_dot2 adds pairs of bf16 products into f32, not {dtype}"),
             )),
         },
         "latency_empty" => f32_only(peak::empty),

@@ -129,6 +129,73 @@ pub(crate) fn fma(l: &mut Launch<'_>) -> KernelResult {
     Ok(())
 }
 
+/// True when this CPU computes bf16 pairs into f32 (AVX512_BF16's `vdpbf16ps`).
+pub(crate) fn has_bf16_dot() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512bf16") && is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Two blocks of sixteen work-items, four chains each: eight `vdpbf16ps` in flight.
+type DotBlock = [[f32; LANES]; 8];
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+fn dot2_avx512(x: &mut DotBlock, iters: u32, a: f32, b: f32) {
+    use std::arch::x86_64::*;
+    let pa = _mm512_cvtne2ps_pbh(_mm512_set1_ps(a), _mm512_set1_ps(a));
+    let pb = _mm512_cvtne2ps_pbh(_mm512_set1_ps(b), _mm512_set1_ps(b));
+    // SAFETY: each chain is 16 floats, one unaligned 512-bit load and store.
+    let mut r: [__m512; 8] = std::array::from_fn(|j| unsafe { _mm512_loadu_ps(x[j].as_ptr()) });
+    for _ in 0..iters {
+        for v in r.iter_mut() {
+            *v = _mm512_dpbf16_ps(*v, pa, pb);
+        }
+    }
+    for (chain, v) in x.iter_mut().zip(r) {
+        // SAFETY: as above.
+        unsafe { _mm512_storeu_ps(chain.as_mut_ptr(), v) };
+    }
+}
+
+/// peak_dot2(out; n, iters, a, b), out bf16: work-item i runs four chains of
+/// acc += a·b + a·b (bf16 products, f32 sums) from acc_j = ((i + j) mod 64) / 4 and writes
+/// their sum. Compiled only where [`has_bf16_dot`].
+pub(crate) fn dot2(l: &mut Launch<'_>) -> KernelResult {
+    let (n, iters, a, b) = (l.count(0)?, l.u32(1)?, l.f32(2)?, l.f32(3)?);
+    let out = l.output::<half::bf16>(0, n)?;
+    if !has_bf16_dot() {
+        return Err("peak_dot2 needs AVX512_BF16".into());
+    }
+    out.par_chunks_mut(ITEMS_PER_TASK)
+        .enumerate()
+        .for_each(|(task, out)| {
+            for (block, out) in out.chunks_mut(2 * LANES).enumerate() {
+                let first = task * ITEMS_PER_TASK + block * 2 * LANES;
+                let mut x: DotBlock = std::array::from_fn(|r| {
+                    let (h, j) = (r / 4, r % 4);
+                    std::array::from_fn(|l| ((first + h * LANES + l + j) & 63) as f32 * 0.25)
+                });
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the features it was compiled for are present (checked above).
+                unsafe {
+                    dot2_avx512(&mut x, iters, a, b)
+                };
+                for (i, o) in out.iter_mut().enumerate() {
+                    let (h, l) = (i / LANES, i % LANES);
+                    let sum: f32 = (0..4).map(|j| x[h * 4 + j][l]).sum();
+                    *o = half::bf16::from_f32(sum);
+                }
+            }
+        });
+    Ok(())
+}
+
 /// latency_empty(out; flag): writes zeros only when flag is non-zero.
 pub(crate) fn empty(l: &mut Launch<'_>) -> KernelResult {
     if l.u32(0)? != 0 {
