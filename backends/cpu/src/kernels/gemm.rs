@@ -6,7 +6,8 @@
 //!   MC rows of A into MR-high strips, and an MR×NR register-blocked micro-kernel runs over
 //!   KC-deep slices (B's slice stays in L1, A's block in L2). The micro-kernel is written
 //!   with AVX-512 and AVX2+FMA intrinsics (plus a portable one) and picked at run time, so
-//!   one binary runs everywhere.
+//!   one binary runs everywhere. bf16 on a CPU with AVX512_BF16 runs `gemm_bf16`'s
+//!   `vdpbf16ps` kernel instead.
 //! - `vendor`: the `gemm` crate, the CPU's "vendor library" ceiling.
 
 use rayon::prelude::*;
@@ -249,6 +250,15 @@ unsafe fn micro_portable(
 /// gemm_tiled(A, B, C; M, N, K)
 pub(crate) fn tiled<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
     let p = problem::<T>(l)?;
+    // bf16 on AVX512_BF16: pairs of bf16 products into f32, from bf16 as stored.
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<half::bf16>()
+        && super::peak::has_bf16_dot()
+    {
+        let Problem { a, b, c, m, n, k } = p;
+        let (a, b) = (bytemuck::cast_slice(a), bytemuck::cast_slice(b));
+        super::gemm_bf16::tiled(a, b, bytemuck::cast_slice_mut(c), m, n, k);
+        return Ok(());
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f") {

@@ -2,6 +2,7 @@
 
 mod attention;
 mod gemm;
+mod gemm_bf16;
 mod grouped;
 mod paged;
 mod peak;
