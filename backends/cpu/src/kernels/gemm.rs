@@ -12,6 +12,7 @@
 
 use rayon::prelude::*;
 
+use super::simd::widest;
 use crate::elem::Elem;
 use crate::launch::{product, KernelResult, Launch};
 
@@ -85,23 +86,10 @@ pub(crate) fn small_m<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
             |scratch, strip| {
                 let j0 = strip * SMALL_M_COLUMNS;
                 let width = SMALL_M_COLUMNS.min(n - j0);
-                let mut acc = vec![0f32; m * width];
-                for p0 in (0..k).step_by(SMALL_M_DEPTH) {
-                    let depth = SMALL_M_DEPTH.min(k - p0);
-                    let rows: Vec<&[f32]> = scratch
-                        .chunks_exact_mut(SMALL_M_COLUMNS)
-                        .take(depth)
-                        .enumerate()
-                        .map(|(q, s)| {
-                            let at = (p0 + q) * n + j0;
-                            T::row(&b[at..at + width], &mut s[..width])
-                        })
-                        .collect();
-                    for (i, acc_row) in acc.chunks_exact_mut(width).enumerate() {
-                        let a_i = &a[i * k + p0..i * k + p0 + depth];
-                        accumulate(acc_row, a_i, &rows);
-                    }
-                }
+                let acc = widest(
+                    #[inline(always)]
+                    || small_m_strip(&a, b, (m, n, k), j0, width, scratch),
+                );
                 (j0, width, acc)
             },
         )
@@ -114,8 +102,41 @@ pub(crate) fn small_m<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
     Ok(())
 }
 
+/// Columns [j0, j0 + width) of C for every row: B's strip read eight rows at a time.
+#[inline(always)]
+fn small_m_strip<T: Elem>(
+    a: &[f32],
+    b: &[T],
+    (m, n, k): (usize, usize, usize),
+    j0: usize,
+    width: usize,
+    scratch: &mut [f32],
+) -> Vec<f32> {
+    let mut acc = vec![0f32; m * width];
+    for p0 in (0..k).step_by(SMALL_M_DEPTH) {
+        let depth = SMALL_M_DEPTH.min(k - p0);
+        let mut rows: [&[f32]; SMALL_M_DEPTH] = [&[]; SMALL_M_DEPTH];
+        for (q, (r, s)) in rows
+            .iter_mut()
+            .zip(scratch.chunks_exact_mut(SMALL_M_COLUMNS))
+            .take(depth)
+            .enumerate()
+        {
+            let at = (p0 + q) * n + j0;
+            *r = T::row(&b[at..at + width], &mut s[..width]);
+        }
+        for (i, acc_row) in acc.chunks_exact_mut(width).enumerate() {
+            let a_i = &a[i * k + p0..i * k + p0 + depth];
+            accumulate(acc_row, a_i, &rows[..depth]);
+        }
+    }
+    acc
+}
+
 /// acc += Σ_q a[q]·rows[q], all of width acc.len(); a full depth unrolled so the column
-/// loop vectorises with eight FMAs per accumulator.
+/// loop vectorises with eight FMAs per accumulator. Inlined, so it takes its caller's
+/// vector width (see `simd`).
+#[inline(always)]
 pub(super) fn accumulate(acc: &mut [f32], a: &[f32], rows: &[&[f32]]) {
     let w = acc.len();
     if let ([a0, a1, a2, a3, a4, a5, a6, a7], [r0, r1, r2, r3, r4, r5, r6, r7]) = (a, rows) {

@@ -6,6 +6,7 @@
 
 use rayon::prelude::*;
 
+use super::simd::widest;
 use crate::elem::Elem;
 use crate::launch::{product, KernelResult, Launch};
 
@@ -37,21 +38,26 @@ pub(crate) fn grouped<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
         .map_init(
             || vec![0f32; STRIP],
             |wbuf, &(t, s)| {
-                let [e, r0, m] = tiles[t];
-                let (j0, width) = (s * STRIP, STRIP.min(n - s * STRIP));
-                let mut arows = vec![0f32; m * k];
-                T::load(&a[r0 * k..][..m * k], &mut arows);
-                let mut acc = vec![0f32; m * width];
-                for p in 0..k {
-                    let wrow = T::row(&w[(e * k + p) * n + j0..][..width], wbuf);
-                    for (r, out) in acc.chunks_exact_mut(width).enumerate() {
-                        let av = arows[r * k + p];
-                        for (o, &wv) in out.iter_mut().zip(wrow) {
-                            *o += av * wv;
+                widest(
+                    #[inline(always)]
+                    || {
+                        let [e, r0, m] = tiles[t];
+                        let (j0, width) = (s * STRIP, STRIP.min(n - s * STRIP));
+                        let mut arows = vec![0f32; m * k];
+                        T::load(&a[r0 * k..][..m * k], &mut arows);
+                        let mut acc = vec![0f32; m * width];
+                        for p in 0..k {
+                            let wrow = T::row(&w[(e * k + p) * n + j0..][..width], wbuf);
+                            for (r, out) in acc.chunks_exact_mut(width).enumerate() {
+                                let av = arows[r * k + p];
+                                for (o, &wv) in out.iter_mut().zip(wrow) {
+                                    *o += av * wv;
+                                }
+                            }
                         }
-                    }
-                }
-                acc
+                        acc
+                    },
+                )
             },
         )
         .collect();

@@ -6,6 +6,7 @@ mod gemm_bf16;
 mod grouped;
 mod paged;
 mod peak;
+mod simd;
 mod stream;
 mod testing;
 mod wq;
@@ -162,7 +163,9 @@ pub(crate) fn slab_len(n: usize) -> usize {
 }
 
 /// Dot product with sixteen independent partial sums: the order change is what lets LLVM
-/// vectorise a float reduction, and it also tightens the rounding error.
+/// vectorise a float reduction, and it also tightens the rounding error. Inlined, so it
+/// takes its caller's vector width (see `simd`).
+#[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     const LANES: usize = 16;
     let mut acc = [0f32; LANES];

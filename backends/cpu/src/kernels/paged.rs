@@ -8,6 +8,7 @@
 use rayon::prelude::*;
 
 use super::dot;
+use super::simd::widest;
 use crate::elem::Elem;
 use crate::launch::{product, KernelResult, Launch};
 
@@ -97,18 +98,23 @@ pub(crate) fn scores<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
     s.par_chunks_mut(x.l).enumerate().try_for_each_init(
         || (vec![0f32; x.d], vec![0f32; x.d]),
         |(qf, kf), (bh, out)| {
-            T::load(&q[bh * x.d..][..x.d], qf);
-            let len = x.len(lens, bh)?;
-            for (t, o) in out.iter_mut().enumerate() {
-                *o = if t < len {
-                    let at = x.row(table, bh, t);
-                    let kr = T::row(&k[at..][..x.d], kf);
-                    dot(qf, kr) * scale
-                } else {
-                    f32::NEG_INFINITY
-                };
-            }
-            Ok(())
+            widest(
+                #[inline(always)]
+                || {
+                    T::load(&q[bh * x.d..][..x.d], qf);
+                    let len = x.len(lens, bh)?;
+                    for (t, o) in out.iter_mut().enumerate() {
+                        *o = if t < len {
+                            let at = x.row(table, bh, t);
+                            let kr = T::row(&k[at..][..x.d], kf);
+                            dot(qf, kr) * scale
+                        } else {
+                            f32::NEG_INFINITY
+                        };
+                    }
+                    Ok(())
+                },
+            )
         },
     )
 }
@@ -124,15 +130,20 @@ pub(crate) fn pv<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
     o.par_chunks_mut(x.d).enumerate().try_for_each_init(
         || (vec![0f32; x.d], vec![0f32; x.d]),
         |(acc, vf), (bh, out)| {
-            acc.fill(0.0);
-            for (t, &pt) in p[bh * x.l..][..x.len(lens, bh)?].iter().enumerate() {
-                let at = x.row(table, bh, t);
-                for (a, b) in acc.iter_mut().zip(T::row(&v[at..][..x.d], vf)) {
-                    *a += pt * b;
-                }
-            }
-            T::store(acc, out);
-            Ok(())
+            widest(
+                #[inline(always)]
+                || {
+                    acc.fill(0.0);
+                    for (t, &pt) in p[bh * x.l..][..x.len(lens, bh)?].iter().enumerate() {
+                        let at = x.row(table, bh, t);
+                        for (a, b) in acc.iter_mut().zip(T::row(&v[at..][..x.d], vf)) {
+                            *a += pt * b;
+                        }
+                    }
+                    T::store(acc, out);
+                    Ok(())
+                },
+            )
         },
     )
 }
@@ -140,6 +151,7 @@ pub(crate) fn pv<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
 /// Decodes a row of an 8-bit cache: int8, or e4m3 codes with `FP8` (NaN codes are never
 /// stored). Branch-free, so LLVM vectorises it: an e4m3 exponent and mantissa move into an
 /// f32's fields, and subnormals are m · 2⁻⁹.
+#[inline(always)]
 fn decode_row<const FP8: bool>(bytes: &[u8], out: &mut [f32]) {
     for (o, &b) in out.iter_mut().zip(bytes) {
         *o = if FP8 {
@@ -181,18 +193,23 @@ pub(crate) fn kv8_scores<T: Elem, const FP8: bool>(l: &mut Launch<'_>) -> Kernel
     s.par_chunks_mut(g * x.l).enumerate().try_for_each_init(
         || (vec![0f32; g * d], vec![0f32; d]),
         |(qf, kf), (task, out)| {
-            let bh0 = task * g;
-            T::load(&q[bh0 * d..][..g * d], qf);
-            let len = x.len(lens, bh0)?;
-            out.fill(f32::NEG_INFINITY);
-            for t in 0..len {
-                decode_row::<FP8>(&k[x.row(table, bh0, t)..][..d], kf);
-                let sc = ks[x.page_head(table, bh0, t)] * scale;
-                for (j, qj) in qf.chunks_exact(d).enumerate() {
-                    out[j * x.l + t] = dot(qj, kf) * sc;
-                }
-            }
-            Ok(())
+            widest(
+                #[inline(always)]
+                || {
+                    let bh0 = task * g;
+                    T::load(&q[bh0 * d..][..g * d], qf);
+                    let len = x.len(lens, bh0)?;
+                    out.fill(f32::NEG_INFINITY);
+                    for t in 0..len {
+                        decode_row::<FP8>(&k[x.row(table, bh0, t)..][..d], kf);
+                        let sc = ks[x.page_head(table, bh0, t)] * scale;
+                        for (j, qj) in qf.chunks_exact(d).enumerate() {
+                            out[j * x.l + t] = dot(qj, kf) * sc;
+                        }
+                    }
+                    Ok(())
+                },
+            )
         },
     )
 }
@@ -210,20 +227,25 @@ pub(crate) fn kv8_pv<T: Elem, const FP8: bool>(l: &mut Launch<'_>) -> KernelResu
     o.par_chunks_mut(g * d).enumerate().try_for_each_init(
         || (vec![0f32; g * d], vec![0f32; d]),
         |(acc, vf), (task, out)| {
-            let bh0 = task * g;
-            acc.fill(0.0);
-            for t in 0..x.len(lens, bh0)? {
-                decode_row::<FP8>(&v[x.row(table, bh0, t)..][..d], vf);
-                let sc = vs[x.page_head(table, bh0, t)];
-                for (j, aj) in acc.chunks_exact_mut(d).enumerate() {
-                    let w = p[(bh0 + j) * x.l + t] * sc;
-                    for (a, &b) in aj.iter_mut().zip(vf.iter()) {
-                        *a += w * b;
+            widest(
+                #[inline(always)]
+                || {
+                    let bh0 = task * g;
+                    acc.fill(0.0);
+                    for t in 0..x.len(lens, bh0)? {
+                        decode_row::<FP8>(&v[x.row(table, bh0, t)..][..d], vf);
+                        let sc = vs[x.page_head(table, bh0, t)];
+                        for (j, aj) in acc.chunks_exact_mut(d).enumerate() {
+                            let w = p[(bh0 + j) * x.l + t] * sc;
+                            for (a, &b) in aj.iter_mut().zip(vf.iter()) {
+                                *a += w * b;
+                            }
+                        }
                     }
-                }
-            }
-            T::store(acc, out);
-            Ok(())
+                    T::store(acc, out);
+                    Ok(())
+                },
+            )
         },
     )
 }
