@@ -292,6 +292,50 @@ impl<B: Copy> BuiltinArgs<B> for AttnPagedArgs<B> {
     }
 }
 
+/// A mixture-of-experts layer's expert GEMM (gemm.grouped): A holds each expert's rows in
+/// expert order (`rows[e]` of them, u32), and C = those rows times their expert's weight,
+/// W `[experts, K, N]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GemmGroupedArgs<B> {
+    pub a: B,
+    pub w: B,
+    pub rows: B,
+    pub c: B,
+    pub experts: u32,
+    pub n: u32,
+    pub k: u32,
+}
+
+impl<B: Copy> BuiltinArgs<B> for GemmGroupedArgs<B> {
+    const KERNEL: &'static str = "gemm_grouped_vendor";
+    fn encode(self) -> Vec<ArgOf<B>> {
+        use ArgOf::*;
+        vec![
+            Buffer(self.a),
+            Buffer(self.w),
+            Buffer(self.rows),
+            Buffer(self.c),
+            U32(self.experts),
+            U32(self.n),
+            U32(self.k),
+        ]
+    }
+    fn decode(args: &[ArgOf<B>]) -> Result<Self, String> {
+        let mut r = Reader::new(Self::KERNEL, args);
+        let g = GemmGroupedArgs {
+            a: r.buffer("A")?,
+            w: r.buffer("W")?,
+            rows: r.buffer("rows")?,
+            c: r.buffer("C")?,
+            experts: r.u32("experts")?,
+            n: r.u32("N")?,
+            k: r.u32("K")?,
+        };
+        r.end()?;
+        Ok(g)
+    }
+}
+
 /// `dst[i] = src[i]` for `n` f32 elements.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StreamCopyArgs<B> {
@@ -375,6 +419,16 @@ mod tests {
             scale: 0.125,
         };
         assert_eq!(AttnPagedArgs::decode(&paged.encode()), Ok(paged));
+        let grouped = GemmGroupedArgs {
+            a: 0usize,
+            w: 1,
+            rows: 2,
+            c: 3,
+            experts: 64,
+            n: 512,
+            k: 1024,
+        };
+        assert_eq!(GemmGroupedArgs::decode(&grouped.encode()), Ok(grouped));
         let s = StreamCopyArgs {
             src: 0usize,
             dst: 1,

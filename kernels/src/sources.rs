@@ -70,6 +70,7 @@ const BUILTIN_ONLY: &[&str] = &[
     "attn_prefill_vendor",
     "attn_decode_vendor",
     "attn_paged_vendor",
+    "gemm_grouped_vendor",
     "peak_dot2",
 ];
 

@@ -87,6 +87,11 @@ api! {
             Tensor, Tensor, *mut u64, *mut Executor
         ) -> AclError;
         aclnnFusedInferAttentionScore: fn(*mut c_void, u64, Executor, Stream) -> AclError;
+        aclnnGroupedMatmulGetWorkspaceSize: fn(
+            TensorList, TensorList, TensorList, TensorList, TensorList, TensorList, TensorList,
+            IntArray, i64, TensorList, *mut u64, *mut Executor
+        ) -> AclError;
+        aclnnGroupedMatmul: fn(*mut c_void, u64, Executor, Stream) -> AclError;
     }
 }
 

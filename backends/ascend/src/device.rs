@@ -10,7 +10,8 @@ use std::collections::HashSet;
 
 use halbench_hal::layer::{Built, Copy, Layered, Native, NativeArg, Primitives};
 use halbench_hal::ops::{
-    AttnDecodeArgs, AttnPagedArgs, AttnPrefillArgs, BuiltinArgs, GemmArgs, StreamCopyArgs,
+    AttnDecodeArgs, AttnPagedArgs, AttnPrefillArgs, BuiltinArgs, GemmArgs, GemmGroupedArgs,
+    StreamCopyArgs,
 };
 use halbench_hal::{DType, DeviceInfo, Dims, Error, KernelSource, Result};
 
@@ -26,6 +27,7 @@ pub enum Op {
     Prefill(DType),
     Decode(DType),
     Paged(DType),
+    Grouped(DType),
 }
 
 /// Device memory from aclrtMalloc.
@@ -101,7 +103,7 @@ impl AscendDevice {
         }
     }
 
-    pub(crate) fn acl(&self) -> &Acl {
+    pub(crate) fn acl(&self) -> &Arc<Acl> {
         &self.acl
     }
 
@@ -126,7 +128,7 @@ impl AscendDevice {
     }
 
     /// Phase two of an aclnn call: workspace (if any), then the operator on the stream.
-    fn run_op(
+    pub(crate) fn run_op(
         &mut self,
         what: &str,
         workspace: u64,
@@ -305,7 +307,7 @@ impl AscendDevice {
 
 /// The aclTensor and aclTensorList objects of one operator call, destroyed on every path
 /// out of it (the operator has been enqueued by then; it holds what it needs).
-struct Tensors {
+pub(crate) struct Tensors {
     acl: Arc<Acl>,
     tensors: Vec<Tensor>,
     lists: Vec<TensorList>,
@@ -313,7 +315,7 @@ struct Tensors {
 }
 
 impl Tensors {
-    fn new(acl: &Arc<Acl>) -> Self {
+    pub(crate) fn new(acl: &Arc<Acl>) -> Self {
         Tensors {
             acl: acl.clone(),
             tensors: Vec::new(),
@@ -357,7 +359,7 @@ impl Tensors {
     }
 
     /// A host array of integers (aclnn's sequence lengths).
-    fn ints(&mut self, values: &[i64]) -> Result<IntArray> {
+    pub(crate) fn ints(&mut self, values: &[i64]) -> Result<IntArray> {
         // SAFETY: values outlive the call; aclnn copies them.
         let a = unsafe { (self.acl.aclCreateIntArray)(values.as_ptr(), values.len() as u64) };
         if a.is_null() {
@@ -369,6 +371,30 @@ impl Tensors {
         }
         self.arrays.push(a);
         Ok(a)
+    }
+
+    /// A list of tensors of one dtype, each `(dims, data)` (the list owns them from then on).
+    pub(crate) fn list_of(
+        &mut self,
+        parts: &[(Vec<i64>, *mut c_void)],
+        dtype: i32,
+    ) -> Result<TensorList> {
+        let mut made = Vec::with_capacity(parts.len());
+        for (dims, data) in parts {
+            made.push(self.tensor(dims, dtype, *data)?);
+        }
+        // SAFETY: an array of live tensors.
+        let l = unsafe { (self.acl.aclCreateTensorList)(made.as_ptr(), made.len() as u64) };
+        if l.is_null() {
+            return Err(Error::Backend {
+                backend: NAME.into(),
+                code: 0,
+                message: format!("aclCreateTensorList failed: {}", self.acl.recent_message()),
+            });
+        }
+        self.tensors.truncate(self.tensors.len() - made.len());
+        self.lists.push(l);
+        Ok(l)
     }
 
     /// A one-tensor list (the list owns its tensor from then on).
@@ -406,7 +432,7 @@ impl Drop for Tensors {
     }
 }
 
-fn acl_dtype(d: DType) -> Result<i32> {
+pub(crate) fn acl_dtype(d: DType) -> Result<i32> {
     match d {
         DType::F32 => Ok(ACL_FLOAT),
         DType::F16 => Ok(ACL_FLOAT16),
@@ -542,6 +568,7 @@ impl Primitives for AscendDevice {
             (AttnPrefillArgs::<()>::KERNEL, d) => Op::Prefill(d),
             (AttnDecodeArgs::<()>::KERNEL, d) => Op::Decode(d),
             (AttnPagedArgs::<()>::KERNEL, d) => Op::Paged(d),
+            (GemmGroupedArgs::<()>::KERNEL, d) => Op::Grouped(d),
             (name, d) => {
                 return Err(Error::unsupported(
                     NAME,
@@ -614,6 +641,7 @@ impl Primitives for AscendDevice {
                 )
             }
             Op::Paged(d) => self.paged_attention(d, decode(args)?),
+            Op::Grouped(d) => self.grouped_matmul(d, decode(args)?),
         }
     }
 

@@ -16,6 +16,8 @@
 //!   attn_decode_vendor     aclnnFusedInferAttentionScore (BNSD; causal by a u8 mask)
 //!   attn_paged_vendor      the same with a block table, K/V [blocks,Hkv,page,D], the
 //!                          lengths read back to a host array (paged.rs)
+//!   gemm_grouped_vendor    aclnnGroupedMatmulGetWorkspaceSize → aclnnGroupedMatmul
+//!                          (one weight tensor per expert with rows; grouped.rs)
 //! ```
 //!
 //! One stream per device; every aclnn call is two-phase, its workspace allocated
@@ -25,6 +27,7 @@
 
 mod acl;
 mod device;
+mod grouped;
 mod paged;
 
 use std::ffi::CStr;

@@ -97,7 +97,12 @@ impl AscendDevice {
     }
 
     /// `n` u32 values of a device buffer, copied to the host once the stream has drained.
-    fn host_u32(&self, buf: Native<'_, AclMemory>, n: u64, what: &str) -> Result<Vec<u32>> {
+    pub(crate) fn host_u32(
+        &self,
+        buf: Native<'_, AclMemory>,
+        n: u64,
+        what: &str,
+    ) -> Result<Vec<u32>> {
         let src = sized(buf, n * 4, what)?;
         self.wait()?;
         let mut out = vec![0u32; n as usize];

@@ -56,7 +56,8 @@ fn the_plugin_drives_acl_and_aclnn_in_the_documented_order() {
         let prefill = halbench_kernels::workload("attention.prefill").unwrap();
         let decode = halbench_kernels::workload("attention.decode").unwrap();
         let paged = halbench_kernels::workload("attention.paged").unwrap();
-        for w in [gemm, prefill, decode, paged] {
+        let grouped = halbench_kernels::workload("gemm.grouped").unwrap();
+        for w in [gemm, prefill, decode, paged, grouped] {
             // Pages aclnn takes (a multiple of 16 keys); the others are unsupported.
             for case in Case::all_of(w, Scale::Smoke, d.info())
                 .into_iter()
@@ -95,6 +96,9 @@ fn the_plugin_drives_acl_and_aclnn_in_the_documented_order() {
         "aclnnFusedInferAttentionScoreGetWorkspaceSize paged B=3 N=4 KVN=2 blocks=",
         "block=16 D=16 dtype=0",
         "aclnnFusedInferAttentionScore workspace=8192",
+        // One weight tensor per expert that got rows, the group list their row ends.
+        "aclnnGroupedMatmulGetWorkspaceSize groups=",
+        "aclnnGroupedMatmul workspace=2048",
     ]);
     assert!(
         !acl.contains("ERROR") && !opapi.contains("ERROR"),

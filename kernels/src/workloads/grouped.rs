@@ -7,9 +7,11 @@
 //!
 //! Variants: `loop` launches the kernel once per expert with rows, what a naive port does;
 //! `grouped` launches it once over every expert's rows, through a table of row tiles
-//! (expert, first row, rows). FLOPs 2·ΣMₑ·N·K; bytes: the weights of the experts that got
+//! (expert, first row, rows); `vendor` is the vendor library's grouped GEMM (aclnn's
+//! GroupedMatmul), given the rows per expert. FLOPs 2·ΣMₑ·N·K; bytes: the weights of the experts that got
 //! tokens, A and C once, and the tile table.
 
+use halbench_hal::ops::{BuiltinArgs, GemmGroupedArgs};
 use halbench_hal::{DType, DeviceInfo, Dims};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -190,7 +192,7 @@ impl Workload for Grouped {
     }
 
     fn variants(&self) -> &'static [&'static str] {
-        &["loop", "grouped"]
+        &["loop", "grouped", "vendor"]
     }
 
     fn dtypes(&self) -> &'static [DType] {
@@ -268,6 +270,39 @@ impl Workload for Grouped {
                     .defines(vec![("GEMM_ROWS".into(), x.tile_rows().to_string())]),
             )
         };
+        if variant == "vendor" {
+            // The vendor library's grouped GEMM, as a builtin (aclnn's GroupedMatmul): it
+            // takes the rows per expert rather than tiles.
+            let rows: Vec<u8> = x
+                .rows
+                .iter()
+                .flat_map(|&r| (r as u32).to_le_bytes())
+                .collect();
+            let args = GemmGroupedArgs {
+                a: 0,
+                w: 1,
+                rows: 2,
+                c: 3,
+                experts: x.experts as u32,
+                n: x.n as u32,
+                k: x.k as u32,
+            };
+            return Plan {
+                buffers: vec![
+                    BufferSpec::input("gemm.a", dtype, m.max(1) * x.k),
+                    BufferSpec::input("gemm.grouped.w", dtype, x.experts * x.k * x.n),
+                    BufferSpec::with_data("gemm.grouped.rows", DType::F32, rows),
+                    BufferSpec::output("gemm.c", m.max(1) * x.n * dtype.size() as u64),
+                ],
+                steps: vec![Step::Launch(Launch::new(
+                    "gemm_grouped_vendor",
+                    dtype,
+                    Dims::linear(1, 1),
+                    args.encode(),
+                ))],
+                output: Output::Buffer(3),
+            };
+        }
         let steps = if variant == "loop" {
             starts
                 .windows(2)

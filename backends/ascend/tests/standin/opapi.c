@@ -10,14 +10,17 @@
 
 enum { F32 = 0, F16 = 1, I32 = 3, U8 = 4, BF16 = 27 };
 typedef struct { int magic; int64_t dims[8]; uint64_t nd; int dtype; void* data; } tensor_t;
-typedef struct { int magic; tensor_t* t; } list_t;
+enum { MAX_LIST = 256 };
+typedef struct { int magic; uint64_t n; tensor_t* t[MAX_LIST]; } list_t;
 typedef struct { int magic; uint64_t n; int64_t* v; } ints_t;
 typedef struct {
-  int magic, op; /* 1 matmul, 2 attention */
+  int magic, op; /* 1 matmul, 2 attention, 3 grouped matmul */
   uint64_t workspace;
   tensor_t a, b, c, mask, o, table; /* copies: the executor outlives the tensor objects */
   int has_mask;
   int64_t block, *lens; /* paged: the block size and a copy of the lengths */
+  uint64_t groups; /* grouped: weights in b_list, row ends in lens */
+  tensor_t b_list[MAX_LIST];
   double scale;
   int64_t heads, kv_heads;
 } exec_t;
@@ -59,18 +62,25 @@ int aclDestroyTensor(void* t) {
   return 0;
 }
 void* aclCreateTensorList(void* const* ts, uint64_t n) {
-  if (n != 1 || !tensor_ok(ts[0])) {
-    bad("aclCreateTensorList: expected one tensor");
+  if (n == 0 || n > MAX_LIST) {
+    bad("aclCreateTensorList: %llu tensors", (unsigned long long)n);
     return NULL;
   }
+  for (uint64_t i = 0; i < n; ++i)
+    if (!tensor_ok(ts[i])) {
+      bad("aclCreateTensorList: element %llu is not a tensor", (unsigned long long)i);
+      return NULL;
+    }
   list_t* l = calloc(1, sizeof *l);
   l->magic = 0x1157;
-  l->t = ts[0];
+  l->n = n;
+  for (uint64_t i = 0; i < n; ++i) l->t[i] = ts[i];
   return l;
 }
+static int list_ok(const void* l) { return l && ((const list_t*)l)->magic == 0x1157; }
 int aclDestroyTensorList(void* l) {
-  if (!l || ((list_t*)l)->magic != 0x1157) return bad("aclDestroyTensorList: not a list");
-  aclDestroyTensor(((list_t*)l)->t); /* a list owns its tensors */
+  if (!list_ok(l)) return bad("aclDestroyTensorList: not a list");
+  for (uint64_t i = 0; i < ((list_t*)l)->n; ++i) aclDestroyTensor(((list_t*)l)->t[i]); /* a list owns its tensors */
   ((list_t*)l)->magic = 0;
   free(l);
   return 0;
@@ -185,7 +195,8 @@ int aclnnFusedInferAttentionScoreGetWorkspaceSize(
     return bad("FIA: an unused optional input was given");
   if (!layout || strcmp(layout, "BNSD") != 0) return bad("FIA: layout %s, expected BNSD", layout ? layout : "NULL");
   if (sparse != 0 || antiquant != 0 || inner != 0) return bad("FIA: modes");
-  tensor_t *Q = q, *K = ((list_t*)k)->t, *V = ((list_t*)v)->t, *O = out;
+  if (!list_ok(k) || !list_ok(v) || ((list_t*)k)->n != 1 || ((list_t*)v)->n != 1) return bad("FIA: one K and one V tensor");
+  tensor_t *Q = q, *K = ((list_t*)k)->t[0], *V = ((list_t*)v)->t[0], *O = out;
   if (Q->nd != 4 || K->nd != 4 || V->nd != 4 || O->nd != 4) return bad("FIA: BNSD tensors are 4-D");
   if (Q->dims[1] != heads || K->dims[1] != kv_heads || heads % kv_heads) return bad("FIA: heads %lld/%lld", (long long)heads, (long long)kv_heads);
   /* Paged (IncreFlashAttention with a block table): K/V [blocks, KVN, block, D], an int32
@@ -289,5 +300,61 @@ int aclnnFusedInferAttentionScore(void* ws, uint64_t size, void* exec, void* str
   free(e->lens);
   free(e);
   logf_("aclnnFusedInferAttentionScore workspace=%llu", (unsigned long long)size);
+  return 0;
+}
+
+/* Grouped matmul, the one form halbench uses: x and y single tensors [M, K] and [M, N],
+ * one weight [K, N] per group, the group list the running row ends (last = M), split
+ * item 2 or 3 (a single output), no bias or quantisation. */
+int aclnnGroupedMatmulGetWorkspaceSize(void* x, void* w, void* bias, void* scale, void* offset, void* as, void* ao,
+                                       void* group_list, int64_t split, void* y, uint64_t* ws, void** exec) {
+  if (failing("aclnnGroupedMatmulGetWorkspaceSize")) return STANDIN_ERROR;
+  if (bias || scale || offset || as || ao) return bad("GMM: an unused optional input was given");
+  if (!list_ok(x) || !list_ok(w) || !list_ok(y) || !ints_ok(group_list)) return bad("GMM: bad list");
+  list_t *X = x, *W = w, *Y = y;
+  ints_t* G = group_list;
+  if (X->n != 1 || Y->n != 1 || (split != 2 && split != 3)) return bad("GMM: x and y are single tensors (split item 2 or 3)");
+  if (G->n != W->n || W->n > 128) return bad("GMM: %llu group ends for %llu weights", (unsigned long long)G->n, (unsigned long long)W->n);
+  tensor_t *A = X->t[0], *C = Y->t[0];
+  if (A->nd != 2 || C->nd != 2 || A->dims[0] != C->dims[0]) return bad("GMM: x and y shapes");
+  int64_t prev = 0;
+  for (uint64_t i = 0; i < W->n; ++i) {
+    tensor_t* B = W->t[i];
+    if (B->nd != 2 || B->dims[0] != A->dims[1] || B->dims[1] != C->dims[1] || B->dtype != A->dtype) return bad("GMM: weight %llu", (unsigned long long)i);
+    if (G->v[i] < prev) return bad("GMM: group ends must not decrease");
+    prev = G->v[i];
+  }
+  if (prev != A->dims[0]) return bad("GMM: the last group ends at %lld, not at M = %lld", (long long)prev, (long long)A->dims[0]);
+  if (A->dtype != C->dtype || !dtype_ok(A->dtype)) return bad("GMM: dtypes");
+  exec_t* e = calloc(1, sizeof *e);
+  e->magic = 0xE8EC;
+  e->op = 3;
+  e->workspace = *ws = 2048;
+  e->a = *A, e->o = *C;
+  e->groups = W->n;
+  for (uint64_t i = 0; i < W->n; ++i) e->b_list[i] = *W->t[i];
+  e->lens = malloc(sizeof(int64_t) * W->n);
+  memcpy(e->lens, G->v, sizeof(int64_t) * W->n);
+  *exec = e;
+  logf_("aclnnGroupedMatmulGetWorkspaceSize groups=%llu M=%lld N=%lld K=%lld dtype=%d", (unsigned long long)W->n,
+        (long long)A->dims[0], (long long)C->dims[1], (long long)A->dims[1], A->dtype);
+  return 0;
+}
+
+int aclnnGroupedMatmul(void* ws, uint64_t size, void* exec, void* stream) {
+  exec_t* e = NULL;
+  int r = take(exec, ws, size, stream, 3, "aclnnGroupedMatmul", &e);
+  if (r) return r;
+  int64_t K = e->a.dims[1], N = e->o.dims[1], row = 0;
+  for (uint64_t g = 0; g < e->groups; ++g)
+    for (; row < e->lens[g]; ++row)
+      for (int64_t j = 0; j < N; ++j) {
+        double acc = 0;
+        for (int64_t p = 0; p < K; ++p) acc += get(&e->a, row * K + p) * get(&e->b_list[g], p * N + j);
+        put(&e->o, row * N + j, acc);
+      }
+  free(e->lens);
+  free(e);
+  logf_("aclnnGroupedMatmul workspace=%llu", (unsigned long long)size);
   return 0;
 }
