@@ -82,6 +82,7 @@ fn the_cpu_implements_every_kernel_but_the_vendor_libraries() {
         "attn_prefill_vendor",
         "attn_decode_vendor",
         "attn_paged_vendor",
+        "gemm_grouped_vendor",
     ];
     for name in known_kernels() {
         // peak_dot2 is bf16 only, and needs AVX512_BF16.
