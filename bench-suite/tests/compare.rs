@@ -140,6 +140,8 @@ fn run_with_a_baseline_records_compares_and_gates() {
             "smoke",
             "--workload",
             "peak.fma",
+            "--variant",
+            "default",
             "--dtype",
             "f32",
             "--baseline",
