@@ -13,6 +13,10 @@
 #   bash ci/gpu-check.sh             there: run it all (carry dist/gpu)
 #   bash ci/gpu-check.sh --dry-run   here: the same steps on the CPU at smoke scale, so
 #                                    the carried set and the script's logic are proven
+#
+# What travels: the working tree's tracked files (this script, ci/gpu_torch.py,
+# ci/gpu_summary.py) and dist/gpu/halbench. The dry run checks that they fit in the
+# 64 MiB a device call carries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -44,6 +48,9 @@ step() { echo "== $*" | tee -a "$log"; }
 run() { echo "\$ $*" >>"$log"; "$@" >>"$log" 2>&1 || echo "(exit $?) $*" | tee -a "$log"; }
 
 if [ "$mode" = "--dry-run" ]; then
+  travels=$(( $(git ls-files -z | xargs -0 cat | wc -c) + $(cat "$bin" | wc -c) ))
+  echo "carried: $travels bytes (tracked files and $bin)" | tee -a "$log"
+  [ "$travels" -le $((64 << 20)) ] || { echo "gpu-check: $travels bytes travel, over 64 MiB" >&2; exit 2; }
   # The CPU stands in for the GPU, at smoke scale; the figure shapes shrink to match.
   gpu=cpu scale=smoke torch="--dry-run"
   gemm=(--shape m=64,n=64,k=64 --shape m=37,n=29,k=45)
