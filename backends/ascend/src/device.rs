@@ -107,6 +107,31 @@ impl AscendDevice {
         &self.acl
     }
 
+    /// `n` u32 values of a device buffer, copied to the host once the stream has drained.
+    pub(crate) fn host_u32(
+        &self,
+        buf: Native<'_, AclMemory>,
+        n: u64,
+        what: &str,
+    ) -> Result<Vec<u32>> {
+        let src = sized(buf, n * 4, what)?;
+        self.wait()?;
+        let mut out = vec![0u32; n as usize];
+        let bytes = out.len() * 4;
+        // SAFETY: `bytes` lie in the buffer (checked above) and in `out`.
+        let code = unsafe {
+            (self.acl.aclrtMemcpy)(
+                out.as_mut_ptr().cast(),
+                bytes,
+                src,
+                bytes,
+                ACL_MEMCPY_DEVICE_TO_HOST,
+            )
+        };
+        self.ok(code, &format!("aclrtMemcpy ({what} to the host)"))?;
+        Ok(out)
+    }
+
     pub(crate) fn ok(&self, code: AclError, what: &str) -> Result<()> {
         check(&self.acl, code, what)
     }

@@ -131,19 +131,9 @@ impl Workload for Kv8 {
     }
 
     fn cost(&self, shape: &Shape, dtype: DType) -> Cost {
-        let x = layout(shape);
-        let size = dtype.size() as f64;
-        let keys = x.keys() as f64;
-        let (b, h, hkv, d) = (x.b as f64, x.h as f64, x.hkv as f64, x.d as f64);
-        let pages = x.pages_used() as f64;
-        Cost {
-            flops: 4.0 * h * keys * d,
-            bytes: 2.0 * b * h * d * size
-                + 2.0 * hkv * keys * d
-                + 2.0 * pages * hkv * 4.0
-                + (pages + b) * 4.0,
-            ..Cost::default()
-        }
+        // One byte per K or V element, and an f32 scale for K and one for V per page and
+        // KV head.
+        layout(shape).cost(dtype.size() as f64, 1.0, 8.0)
     }
 
     fn plan(&self, variant: &str, dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {

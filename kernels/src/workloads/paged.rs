@@ -99,6 +99,23 @@ impl Layout {
         self.lens.iter().sum()
     }
 
+    /// q and o once (`q_bytes` an element), the K and V rows of Σ lengths (`kv_bytes` an
+    /// element), `scale_bytes` per (page, KV head) used, and the table entries and
+    /// lengths the kernels read.
+    pub(super) fn cost(&self, q_bytes: f64, kv_bytes: f64, scale_bytes: f64) -> Cost {
+        let keys = self.keys() as f64;
+        let (b, h, hkv, d) = (self.b as f64, self.h as f64, self.hkv as f64, self.d as f64);
+        let pages = self.pages_used() as f64;
+        Cost {
+            flops: 4.0 * h * keys * d,
+            bytes: 2.0 * b * h * d * q_bytes
+                + 2.0 * hkv * keys * d * kv_bytes
+                + pages * hkv * scale_bytes
+                + (pages + b) * 4.0,
+            ..Cost::default()
+        }
+    }
+
     /// Pages the batch uses: what the table entries read count.
     pub(super) fn pages_used(&self) -> u64 {
         self.lens.iter().map(|n| n.div_ceil(self.page)).sum()
@@ -287,16 +304,8 @@ impl Workload for Paged {
     }
 
     fn cost(&self, shape: &Shape, dtype: DType) -> Cost {
-        let x = layout(shape);
         let size = dtype.size() as f64;
-        let keys = x.keys() as f64;
-        let (b, h, hkv, d) = (x.b as f64, x.h as f64, x.hkv as f64, x.d as f64);
-        let pages = x.pages_used() as f64;
-        Cost {
-            flops: 4.0 * h * keys * d,
-            bytes: (2.0 * b * h * d + 2.0 * hkv * keys * d) * size + (pages + b) * 4.0,
-            ..Cost::default()
-        }
+        layout(shape).cost(size, size, 0.0)
     }
 
     fn plan(&self, variant: &str, dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
