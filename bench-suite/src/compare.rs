@@ -49,6 +49,11 @@ pub struct Comparison {
     pub ratio: Option<f64>,
     /// The relative change that counts as a real difference for this pair.
     pub band: Option<f64>,
+    /// The pair's arithmetic changed between the runs (fp8 decoded to f32 in one, the
+    /// device's fp8 in the other): their times measure different things, said beside the
+    /// verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arithmetic: Option<String>,
 }
 
 /// Reads a results document, with a clear error for anything else.
@@ -155,9 +160,25 @@ pub fn compare(base: &RunReport, new: &RunReport, threshold: f64) -> Vec<Compari
                 new_median_s: nm,
                 ratio,
                 band: ratio.map(|_| band),
+                arithmetic: arithmetic_change(old, now),
             }
         })
         .collect()
+}
+
+/// "emulated → native" (or back) where one run's figure is of emulated arithmetic and the
+/// other's is not.
+fn arithmetic_change(old: Option<&CaseResult>, now: Option<&CaseResult>) -> Option<String> {
+    let (old, now) = (old?, now?);
+    let kind = |r: &CaseResult| {
+        if r.emulated.is_some() {
+            "emulated"
+        } else {
+            "native"
+        }
+    };
+    (old.emulated.is_some() != now.emulated.is_some())
+        .then(|| format!("{} → {}", kind(old), kind(now)))
 }
 
 /// The comparison as a table (`markdown` for a CI comment), regressions first.
@@ -189,9 +210,13 @@ pub fn table(rows: &[Comparison], markdown: bool) -> String {
             ),
             _ => (time(c.base_median_s), time(c.new_median_s)),
         };
+        let case = match &c.arithmetic {
+            Some(change) => format!("{} ({change})", c.key),
+            None => c.key.clone(),
+        };
         b.push_record([
             format!("{:?}", c.verdict).to_lowercase(),
-            c.key.clone(),
+            case,
             base,
             new,
             c.ratio

@@ -58,13 +58,21 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
         validation: None,
         timing: None,
         metrics: None,
+        emulated: None,
         source: case.custom().map(|k| k.origin.clone()),
     };
     if !info.supports(case.dtype) {
+        let has: Vec<&str> = info.features.dtypes.iter().map(|d| d.name()).collect();
         result.status = Status::Unsupported;
-        result.reason = Some(format!("{} has no {} support", info.key(), case.dtype));
+        result.reason = Some(format!(
+            "{} has no {} support (it has {})",
+            info.key(),
+            case.dtype,
+            has.join(", ")
+        ));
         return result;
     }
+    result.emulated = case.emulated(&info);
     let outcome = (|| -> Result<Option<Timing>> {
         let plan = case.plan(&info)?;
         let (mut prepared, output) = first_run(device, &plan)?;

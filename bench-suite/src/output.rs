@@ -44,6 +44,9 @@ fn row(r: &CaseResult) -> [String; 12] {
     if m.is_some_and(|m| m.cache_resident) {
         status.push_str(" (cache)");
     }
+    if r.emulated.is_some() && r.status == Status::Passed {
+        status.push_str(" (emulated)");
+    }
     [
         r.device.clone(),
         r.workload.clone(),
@@ -121,6 +124,17 @@ pub fn notes(results: &[CaseResult]) -> Vec<String> {
         .any(|r| r.metrics.as_ref().is_some_and(|m| m.cache_resident))
     {
         out.push("(cache): the data fits in the last-level cache; not memory bandwidth".into());
+    }
+    let emulated: Vec<&str> = results
+        .iter()
+        .filter(|r| r.status == Status::Passed)
+        .filter_map(|r| r.emulated.as_deref())
+        .collect();
+    if let Some(first) = emulated.first() {
+        out.push(format!(
+            "(emulated): not the device's own arithmetic for the dtype ({} cases; e.g. {first})",
+            emulated.len()
+        ));
     }
     out
 }

@@ -127,6 +127,10 @@ pub struct CaseResult {
     pub timing: Option<Timing>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
+    /// Why the figure is not of the device's own arithmetic for the dtype (fp8 decoded to
+    /// f32 in the kernel); absent where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulated: Option<String>,
     /// Where a custom kernel's source came from (`halbench run --kernel`); absent for the
     /// built-in kernels.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -99,6 +99,7 @@ fn backend_row(backend: &str, device: String, status: Status, reason: String) ->
         validation: None,
         timing: None,
         metrics: None,
+        emulated: None,
         source: None,
     }
 }

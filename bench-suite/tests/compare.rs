@@ -212,3 +212,61 @@ fn device_dtypes_read_from_results_old_and_new() {
     let read: DeviceInfo = serde_json::from_str(&newer).unwrap();
     assert_eq!(read, old);
 }
+
+/// fp8 results from a real run: compare keys them by their dtype like any other, gates
+/// them, and says where a pair's arithmetic changed (emulated in one run, native in the
+/// other) beside the verdict.
+#[test]
+fn fp8_results_compare_and_a_change_of_arithmetic_is_named() {
+    let d = scratch("fp8");
+    let path = d.join("fp8.json");
+    let out = halbench(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--scale",
+        "smoke",
+        "--workload",
+        "gemm",
+        "--variant",
+        "tiled",
+        "--dtype",
+        "fp8e4m3,fp8e5m2",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let results = doc["results"].as_array_mut().unwrap();
+    assert_eq!(results.len(), 10);
+    for r in results.iter_mut() {
+        assert_eq!(r["status"], "passed", "{r}");
+        assert!(
+            r["emulated"].as_str().unwrap().contains("decoded to f32"),
+            "{r}"
+        );
+        r["timing"]["cv"] = 0.02.into();
+    }
+    let a = save(&d, "a.json", &doc);
+    let (code, stdout, stderr) = compare(&a, &a);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("/tiled/fp8e4m3/") && stdout.contains("/tiled/fp8e5m2/"));
+
+    let mut native = doc.clone();
+    let case = &mut native["results"][0];
+    case.as_object_mut().unwrap().remove("emulated");
+    let median = case["timing"]["median_s"].as_f64().unwrap();
+    case["timing"]["median_s"] = (2.0 * median).into();
+    let key = format!("cpu:0/gemm/tiled/{}/", case["dtype"].as_str().unwrap());
+    let (code, stdout, stderr) = compare(&a, &save(&d, "b.json", &native));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let line = stdout.lines().find(|l| l.contains("| slower")).unwrap();
+    assert!(
+        line.contains(&key) && line.contains("(emulated → native)"),
+        "{line}"
+    );
+}

@@ -70,7 +70,7 @@ extern "C" {
 #endif
 
 #define HB_ABI_MAJOR 1
-#define HB_ABI_MINOR 2
+#define HB_ABI_MINOR 3
 
 /* ---- errors ---------------------------------------------------------------------- */
 
@@ -149,12 +149,20 @@ typedef struct {
 #define HB_FEATURE_DEVICE_TIMERS (1u << 2)
 #define HB_FEATURE_COOPERATIVE_MATRIX (1u << 3)
 #define HB_FEATURE_UNIFIED_MEMORY (1u << 4)
+/* 1.3: fp8 operands reach the device's matrix units from its builtin GEMMs (otherwise an
+ * fp8 figure is of fp8 decoded to f32, and halbench's results say so). */
+#define HB_FEATURE_FP8_MATRIX (1u << 5)
 
 /* Bits of HB_Device_Info_Args.dtypes (1.2): element types the device stores and computes
  * with. New types take the next bit. */
 #define HB_DTYPE_F32 (1ull << 0)
 #define HB_DTYPE_F16 (1ull << 1)
 #define HB_DTYPE_BF16 (1ull << 2)
+/* 1.3: OCP fp8, stored as one byte; builtin kernels see the define T=fp8e4m3 or
+ * T=fp8e5m2, and the GEMMs a trailing f32 scalar (the per-tensor scales folded into one,
+ * kernels/README.md). A 1.2 host never sends them. */
+#define HB_DTYPE_F8E4M3 (1ull << 3)
+#define HB_DTYPE_F8E5M2 (1ull << 4)
 
 typedef struct {
   size_t struct_size;

@@ -18,6 +18,10 @@ pub struct Features {
     pub device_timers: bool,
     /// Cooperative-matrix / tensor-core instructions reachable from portable kernels.
     pub cooperative_matrix: bool,
+    /// fp8 operands reach the matrix units from the backend's own kernels (CUDA sm_89 and
+    /// up: `mma.sync` with e4m3/e5m2). Elsewhere an fp8 figure is of fp8 decoded to f32
+    /// in the kernel, and its result says so (`emulated`).
+    pub fp8_matrix: bool,
     /// Device memory is host memory (the CPU, integrated GPUs): a case's device buffers
     /// and its host-side inputs compete for the same RAM.
     pub unified_memory: bool,
@@ -43,6 +47,7 @@ impl<'de> Deserialize<'de> for Features {
             bf16: bool,
             device_timers: bool,
             cooperative_matrix: bool,
+            fp8_matrix: bool,
             unified_memory: bool,
         }
         let doc = Document::deserialize(d)?;
@@ -58,6 +63,7 @@ impl<'de> Deserialize<'de> for Features {
             dtypes,
             device_timers: doc.device_timers,
             cooperative_matrix: doc.cooperative_matrix,
+            fp8_matrix: doc.fp8_matrix,
             unified_memory: doc.unified_memory,
         })
     }

@@ -90,7 +90,9 @@ impl<'a, B: Copy> Reader<'a, B> {
     }
 }
 
-/// `C = A·B`, row-major: A is M×K, B is K×N, C is M×N.
+/// `C = A·B`, row-major: A is M×K, B is K×N, C is M×N. fp8 adds one scalar, `scale`: the
+/// per-tensor scales folded into one factor (sa·sb/sc), so C's codes are
+/// round(scale · Σ a·b) over A's and B's codes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GemmArgs<B> {
     pub a: B,
@@ -99,6 +101,8 @@ pub struct GemmArgs<B> {
     pub m: u32,
     pub n: u32,
     pub k: u32,
+    /// fp8 only; absent (the list ends at K) for the other dtypes.
+    pub scale: Option<f32>,
 }
 
 impl<B: Copy> BuiltinArgs<B> for GemmArgs<B> {
@@ -113,6 +117,9 @@ impl<B: Copy> BuiltinArgs<B> for GemmArgs<B> {
             U32(self.n),
             U32(self.k),
         ]
+        .into_iter()
+        .chain(self.scale.map(F32))
+        .collect()
     }
     fn decode(args: &[ArgOf<B>]) -> Result<Self, String> {
         let mut r = Reader::new(Self::KERNEL, args);
@@ -123,6 +130,10 @@ impl<B: Copy> BuiltinArgs<B> for GemmArgs<B> {
             m: r.u32("M")?,
             n: r.u32("N")?,
             k: r.u32("K")?,
+            scale: match args.len() {
+                7 => Some(r.f32("scale")?),
+                _ => None,
+            },
         };
         r.end()?;
         Ok(g)
@@ -378,8 +389,15 @@ mod tests {
             m: 3,
             n: 4,
             k: 5,
+            scale: None,
         };
         assert_eq!(GemmArgs::decode(&g.encode()), Ok(g));
+        let fp8 = GemmArgs {
+            scale: Some(0.25),
+            ..g
+        };
+        assert_eq!(fp8.encode().len(), 7);
+        assert_eq!(GemmArgs::decode(&fp8.encode()), Ok(fp8));
         let heads = Heads {
             batch: 1,
             heads: 8,
@@ -446,6 +464,7 @@ mod tests {
             m: 3,
             n: 4,
             k: 5,
+            scale: None,
         }
         .encode();
         args.swap(2, 3);

@@ -38,8 +38,9 @@ impl fmt::Display for Dialect {
     }
 }
 
-/// Element types of the workloads. Half types are stored as 16 bits; kernels accumulate
-/// in f32.
+/// Element types of the workloads. Half types are stored as 16 bits, fp8 types as 8 (OCP
+/// FP8: e4m3 without infinities, saturating at ±448; e5m2 with them, at ±57344); kernels
+/// accumulate in f32.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
@@ -49,15 +50,31 @@ pub enum DType {
     F32,
     F16,
     BF16,
+    #[serde(rename = "fp8e4m3")]
+    F8E4M3,
+    #[serde(rename = "fp8e5m2")]
+    F8E5M2,
 }
 
 impl DType {
-    pub const ALL: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+    /// Every dtype halbench knows, in the order results and tables list them.
+    pub const ALL: [DType; 5] = [
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::F8E4M3,
+        DType::F8E5M2,
+    ];
+    /// The 32- and 16-bit floats: what every workload that is not fp8-aware runs.
+    pub const FLOATS: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+    /// The 8-bit floats: inputs and outputs carry a per-tensor scale (kernels/README.md).
+    pub const FP8: [DType; 2] = [DType::F8E4M3, DType::F8E5M2];
 
     pub fn size(self) -> usize {
         match self {
             DType::F32 => 4,
             DType::F16 | DType::BF16 => 2,
+            DType::F8E4M3 | DType::F8E5M2 => 1,
         }
     }
 
@@ -66,27 +83,63 @@ impl DType {
             DType::F32 => "f32",
             DType::F16 => "f16",
             DType::BF16 => "bf16",
+            DType::F8E4M3 => "fp8e4m3",
+            DType::F8E5M2 => "fp8e5m2",
         }
     }
 
     // What follows is everything halbench knows about a dtype, here so that a new one is
     // added in this file (the compiler points at each match) and not across the crates.
 
-    /// Unit roundoff: the largest relative error of one rounding to this type.
+    pub fn is_fp8(self) -> bool {
+        matches!(self, DType::F8E4M3 | DType::F8E5M2)
+    }
+
+    /// Unit roundoff: the largest relative error of one rounding to this type (in its
+    /// normal range).
     pub fn unit_roundoff(self) -> f64 {
         match self {
             DType::F32 => f64::powi(2.0, -24),
             DType::F16 => f64::powi(2.0, -11),
             DType::BF16 => f64::powi(2.0, -8),
+            DType::F8E4M3 => f64::powi(2.0, -4),
+            DType::F8E5M2 => f64::powi(2.0, -3),
         }
     }
 
-    /// Writes `v`, rounded to this type, as `size()` little-endian bytes.
+    /// The largest finite value; stores saturate to it.
+    pub fn max_finite(self) -> f64 {
+        match self {
+            DType::F32 => f64::from(f32::MAX),
+            DType::F16 => 65504.0,
+            DType::BF16 => f64::from(half::bf16::MAX.to_f32()),
+            DType::F8E4M3 => 448.0,
+            DType::F8E5M2 => 57344.0,
+        }
+    }
+
+    /// The smallest positive (subnormal) value: below it, a rounding's error is absolute,
+    /// at most half of it.
+    pub fn min_positive(self) -> f64 {
+        match self {
+            DType::F32 => f64::powi(2.0, -149),
+            DType::F16 => f64::powi(2.0, -24),
+            DType::BF16 => f64::powi(2.0, -133),
+            DType::F8E4M3 => f64::powi(2.0, -9),
+            DType::F8E5M2 => f64::powi(2.0, -16),
+        }
+    }
+
+    /// Writes `v`, rounded to this type, as `size()` little-endian bytes. fp8 saturates
+    /// to ±`max_finite()` (as `cvt.satfinite` and cuBLASLt do) instead of overflowing.
     pub fn encode(self, v: f32, out: &mut [u8]) {
+        let saturated = || v.clamp(-self.max_finite() as f32, self.max_finite() as f32);
         match self {
             DType::F32 => out.copy_from_slice(&v.to_le_bytes()),
             DType::F16 => out.copy_from_slice(&half::f16::from_f32(v).to_le_bytes()),
             DType::BF16 => out.copy_from_slice(&half::bf16::from_f32(v).to_le_bytes()),
+            DType::F8E4M3 => out[0] = float8::F8E4M3::from_f32(saturated()).to_bits(),
+            DType::F8E5M2 => out[0] = float8::F8E5M2::from_f32(saturated()).to_bits(),
         }
     }
 
@@ -96,6 +149,8 @@ impl DType {
             DType::F32 => f64::from(f32::from_le_bytes([e[0], e[1], e[2], e[3]])),
             DType::F16 => f64::from(half::f16::from_le_bytes([e[0], e[1]]).to_f32()),
             DType::BF16 => f64::from(half::bf16::from_le_bytes([e[0], e[1]]).to_f32()),
+            DType::F8E4M3 => f64::from(float8::F8E4M3::from_bits(e[0]).to_f32()),
+            DType::F8E5M2 => f64::from(float8::F8E5M2::from_bits(e[0]).to_f32()),
         }
     }
 
@@ -106,6 +161,8 @@ impl DType {
             DType::F32 => ("float", "DTYPE_F32"),
             DType::F16 => (half, "DTYPE_F16"),
             DType::BF16 => (bf16, "DTYPE_BF16"),
+            DType::F8E4M3 => ("uchar", "DTYPE_F8E4M3"),
+            DType::F8E5M2 => ("uchar", "DTYPE_F8E5M2"),
         }
     }
 }
@@ -122,7 +179,10 @@ impl FromStr for DType {
         DType::ALL
             .into_iter()
             .find(|d| d.name() == s.to_ascii_lowercase())
-            .ok_or_else(|| format!("unknown dtype `{s}` (known: f32, f16, bf16)"))
+            .ok_or_else(|| {
+                let known: Vec<&str> = DType::ALL.iter().map(|d| d.name()).collect();
+                format!("unknown dtype `{s}` (known: {})", known.join(", "))
+            })
     }
 }
 
@@ -215,5 +275,51 @@ impl<B> ArgOf<B> {
 
     pub fn is_buffer(&self) -> bool {
         matches!(self, ArgOf::Buffer(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DType;
+
+    #[test]
+    fn fp8_codes_round_trip_and_stores_saturate() {
+        for dtype in DType::FP8 {
+            assert_eq!(dtype.size(), 1);
+            assert_eq!(dtype.name().parse::<DType>(), Ok(dtype));
+            let mut out = [0u8];
+            for code in 0..=255u8 {
+                let v = dtype.decode(&[code]);
+                if !v.is_finite() {
+                    continue; // NaN (and e5m2's infinities) are never stored
+                }
+                dtype.encode(v as f32, &mut out);
+                assert_eq!(dtype.decode(&out), v, "{dtype} code {code:#04x}");
+            }
+            for big in [1e6f32, f32::INFINITY] {
+                dtype.encode(big, &mut out);
+                assert_eq!(dtype.decode(&out), dtype.max_finite(), "{dtype} {big}");
+                dtype.encode(-big, &mut out);
+                assert_eq!(dtype.decode(&out), -dtype.max_finite(), "{dtype} -{big}");
+            }
+            // One rounding stays within the unit roundoff in the normal range, and within
+            // half the smallest subnormal below it.
+            for i in 1..2000 {
+                let v = (i as f32 * 0.37).sin() * dtype.max_finite() as f32 * 0.9;
+                dtype.encode(v, &mut out);
+                let err = (dtype.decode(&out) - f64::from(v)).abs();
+                let bound = dtype.unit_roundoff() * f64::from(v.abs()) + 0.5 * dtype.min_positive();
+                assert!(err <= bound, "{dtype}: {v} -> {}", dtype.decode(&out));
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_dtype_lists_the_known_ones() {
+        let e = "fp4".parse::<DType>().unwrap_err();
+        assert!(
+            e.contains("fp8e4m3") && e.contains("fp8e5m2") && e.contains("bf16"),
+            "{e}"
+        );
     }
 }

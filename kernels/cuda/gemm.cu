@@ -1,21 +1,77 @@
-// C = A·B, row-major, f32 accumulate, T storage.
+// C = A·B, row-major, f32 accumulate, T storage. fp8: C's codes = round(scale · A·B).
 
 // One thread per output element.
 extern "C" __global__ void gemm_naive(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C,
-                                      uint M, uint N, uint K) {
+                                      uint M, uint N, uint K FP8_SCALE_ARG) {
     size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     size_t i = (size_t)blockIdx.y * blockDim.y + threadIdx.y;
     if (i >= M || j >= N) return;
     float acc = 0.0f;
     for (size_t p = 0; p < K; p++) acc += LOAD(A, i * K + p) * LOAD(B, p * N + j);
-    STORE(C, i * N + j, acc);
+    STORE(C, i * N + j, FP8_SCALED(acc));
 }
 
 #define TM 64
 #define TN 64
 #define TK 16
 
-#if (defined(DTYPE_F16) || defined(DTYPE_BF16)) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(DTYPE_FP8) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+// fp8 tensor cores (sm_89+): a 64×64 tile of C per block of 256 threads (8 warps, each a
+// 16×32 strip as four m16n8k32 MMAs), 32 deep per step, A row-major and B transposed
+// (column-major) in shared memory so each fragment register is one aligned 32-bit read of
+// four consecutive k. Fragment layouts follow the PTX ISA for mma.m16n8k32 with 8-bit
+// operands (.row.col): A a0..a3 rows g/g+8, k tig·4.. and +16; B k tig·4.. and +16, n g.
+#if defined(DTYPE_F8E4M3)
+#define MMA8 "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32"
+#else
+#define MMA8 "mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e5m2.f32"
+#endif
+#define TK8 32
+extern "C" __global__ void __launch_bounds__(256) gemm_tiled(const T* __restrict__ A, const T* __restrict__ B,
+                                                             T* __restrict__ C, uint M, uint N, uint K FP8_SCALE_ARG) {
+    // Rows padded by 16 bytes: 48-byte strides keep the fragment reads 4-byte aligned and
+    // spread over the banks.
+    __shared__ __align__(16) uchar As[TM][TK8 + 16];
+    __shared__ __align__(16) uchar Bt[TN][TK8 + 16];
+    uint lid = threadIdx.x, warp = lid / 32, lane = lid % 32;
+    uint group = lane / 4, tig = lane % 4;
+    uint wm = warp / 2, wn = warp % 2;
+    size_t row0 = (size_t)blockIdx.y * TM, col0 = (size_t)blockIdx.x * TN;
+    float c[4][4] = {{0.0f}};
+    for (size_t k0 = 0; k0 < K; k0 += TK8) {
+        for (uint e = lid; e < TM * TK8; e += 256) {
+            uint r = e / TK8, q = e % TK8;
+            size_t gi = row0 + r, gk = k0 + q;
+            As[r][q] = (gi < M && gk < K) ? A[gi * K + gk] : (uchar)0;
+            uint br = e / TN, bq = e % TN; // consecutive threads read consecutive n
+            size_t bk = k0 + br, bj = col0 + bq;
+            Bt[bq][br] = (bk < K && bj < N) ? B[bk * N + bj] : (uchar)0;
+        }
+        __syncthreads();
+        uint ar = wm * 16 + group, ak = tig * 4;
+        uint a0 = *(const uint*)&As[ar][ak];
+        uint a1 = *(const uint*)&As[ar + 8][ak];
+        uint a2 = *(const uint*)&As[ar][ak + 16];
+        uint a3 = *(const uint*)&As[ar + 8][ak + 16];
+        for (int t = 0; t < 4; t++) {
+            uint bn = wn * 32 + t * 8 + group;
+            uint b0 = *(const uint*)&Bt[bn][ak];
+            uint b1 = *(const uint*)&Bt[bn][ak + 16];
+            asm volatile(MMA8 " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                         : "+f"(c[t][0]), "+f"(c[t][1]), "+f"(c[t][2]), "+f"(c[t][3])
+                         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+        }
+        __syncthreads();
+    }
+    for (int t = 0; t < 4; t++) {
+        size_t i = row0 + wm * 16 + group, j = col0 + wn * 32 + t * 8 + tig * 2;
+        if (i < M && j < N) STORE(C, i * N + j, c[t][0] * scale);
+        if (i < M && j + 1 < N) STORE(C, i * N + j + 1, c[t][1] * scale);
+        if (i + 8 < M && j < N) STORE(C, (i + 8) * N + j, c[t][2] * scale);
+        if (i + 8 < M && j + 1 < N) STORE(C, (i + 8) * N + j + 1, c[t][3] * scale);
+    }
+}
+#elif (defined(DTYPE_F16) || defined(DTYPE_BF16)) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 // Tensor cores: a 64×64 tile of C per block of 256 threads (8 warps, each a 16×32 strip
 // as four m16n8k16 MMAs), A and B staged in shared memory 16 deep, zero-padded at the
 // edges. Fragment layouts follow the PTX ISA for mma.m16n8k16 (.row.col).
@@ -27,7 +83,7 @@ extern "C" __global__ void gemm_naive(const T* __restrict__ A, const T* __restri
 __device__ __forceinline__ uint pack(ushort lo, ushort hi) { return (uint)lo | ((uint)hi << 16); }
 
 extern "C" __global__ void __launch_bounds__(256) gemm_tiled(const T* __restrict__ A, const T* __restrict__ B,
-                                                             T* __restrict__ C, uint M, uint N, uint K) {
+                                                             T* __restrict__ C, uint M, uint N, uint K FP8_SCALE_ARG) {
     __shared__ ushort As[TM][TK + 8];
     __shared__ ushort Bs[TK][TN + 8];
     uint lid = threadIdx.x, warp = lid / 32, lane = lid % 32;
@@ -70,9 +126,10 @@ extern "C" __global__ void __launch_bounds__(256) gemm_tiled(const T* __restrict
 }
 #else
 // CUDA cores: a 64×64 tile of C per block of 256 threads, each a 4×4 block, A and B in
-// shared memory 16 deep, zero-padded at the edges (f32, and GPUs before sm_80).
+// shared memory 16 deep, zero-padded at the edges (f32, GPUs before sm_80, fp8 before
+// sm_89).
 extern "C" __global__ void __launch_bounds__(256) gemm_tiled(const T* __restrict__ A, const T* __restrict__ B,
-                                                             T* __restrict__ C, uint M, uint N, uint K) {
+                                                             T* __restrict__ C, uint M, uint N, uint K FP8_SCALE_ARG) {
     __shared__ float As[TK][TM];
     __shared__ float Bs[TK][TN];
     uint lid = threadIdx.x, tx = lid % 16, ty = lid / 16;
@@ -101,7 +158,7 @@ extern "C" __global__ void __launch_bounds__(256) gemm_tiled(const T* __restrict
         size_t i = row0 + ty * 4 + r;
         for (int q = 0; q < 4; q++) {
             size_t j = col0 + tx * 4 + q;
-            if (i < M && j < N) STORE(C, i * N + j, acc[r][q]);
+            if (i < M && j < N) STORE(C, i * N + j, FP8_SCALED(acc[r][q]));
         }
     }
 }
@@ -118,7 +175,7 @@ extern "C" __global__ void __launch_bounds__(256) gemm_tiled(const T* __restrict
 #define GEMM_KSPLIT 1
 #endif
 extern "C" __global__ void gemm_small_m(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C,
-                                        uint M, uint N, uint K) {
+                                        uint M, uint N, uint K FP8_SCALE_ARG) {
     size_t lx = threadIdx.x, s = threadIdx.y;
     size_t j = (size_t)blockIdx.x * blockDim.x + lx;
     float acc[GEMM_ROWS];
@@ -147,7 +204,7 @@ extern "C" __global__ void gemm_small_m(const T* __restrict__ A, const T* __rest
         if (s == 0 && j < N) {
             float sum = 0.0f;
             for (int q = 0; q < GEMM_KSPLIT; q++) sum += part[q][lx];
-            STORE(C, (size_t)r * N + j, sum);
+            STORE(C, (size_t)r * N + j, FP8_SCALED(sum));
         }
         __syncthreads();
     }
@@ -155,7 +212,7 @@ extern "C" __global__ void gemm_small_m(const T* __restrict__ A, const T* __rest
     if (j < N)
 #pragma unroll
         for (int r = 0; r < GEMM_ROWS; r++)
-            if (r < M) STORE(C, (size_t)r * N + j, acc[r]);
+            if (r < M) STORE(C, (size_t)r * N + j, FP8_SCALED(acc[r]));
 #endif
 }
 

@@ -1,29 +1,31 @@
-// C = A·B, row-major, f32 accumulate, T storage.
+// C = A·B, row-major, f32 accumulate, T storage. fp8: C's codes = round(scale · A·B).
 
 // Sixteen consecutive elements widened to float16 (the CPU-device shapes' B rows).
 #if defined(DTYPE_F16)
 #define LOAD16(p, i) vload_half16(0, (p) + (i))
 #elif defined(DTYPE_BF16)
 #define LOAD16(p, i) as_float16(convert_uint16(vload16(0, (p) + (i))) << 16)
+#elif defined(DTYPE_FP8)
+#define LOAD16(p, i) fp8_to_float16(convert_uint16(vload16(0, (p) + (i))))
 #else
 #define LOAD16(p, i) vload16(0, (p) + (i))
 #endif
 
 // One work-item per output element.
 __kernel void gemm_naive(__global const T* restrict A, __global const T* restrict B,
-                         __global T* restrict C, uint M, uint N, uint K) {
+                         __global T* restrict C, uint M, uint N, uint K FP8_SCALE_ARG) {
     size_t j = get_global_id(0), i = get_global_id(1);
     if (i >= M || j >= N) return;
     float acc = 0.0f;
     for (size_t p = 0; p < K; p++) acc += LOAD(A, i * K + p) * LOAD(B, p * N + j);
-    STORE(C, i * N + j, acc);
+    STORE(C, i * N + j, FP8_SCALED(acc));
 }
 
 #if defined(GEMM_REGISTER_TILE)
 // The shape for CPU devices: one work-item per group computes an 8×16 block of C with
 // eight float16 accumulators (vector registers), reading B rows as float16.
 __kernel void gemm_tiled(__global const T* restrict A, __global const T* restrict B,
-                         __global T* restrict C, uint M, uint N, uint K) {
+                         __global T* restrict C, uint M, uint N, uint K FP8_SCALE_ARG) {
     size_t j0 = get_global_id(0) * 16, i0 = get_global_id(1) * 8;
     if (i0 >= M || j0 >= N) return;
     size_t rows[8];
@@ -46,7 +48,7 @@ __kernel void gemm_tiled(__global const T* restrict A, __global const T* restric
     for (int r = 0; r < 8 && i0 + r < M; r++) {
         float out[16];
         vstore16(acc[r], 0, out);
-        for (int c = 0; c < 16 && j0 + c < N; c++) STORE(C, (i0 + r) * N + j0 + c, out[c]);
+        for (int c = 0; c < 16 && j0 + c < N; c++) STORE(C, (i0 + r) * N + j0 + c, FP8_SCALED(out[c]));
     }
 }
 #else
@@ -57,7 +59,7 @@ __kernel void gemm_tiled(__global const T* restrict A, __global const T* restric
 #define TK 16
 __kernel __attribute__((reqd_work_group_size(256, 1, 1)))
 void gemm_tiled(__global const T* restrict A, __global const T* restrict B,
-                __global T* restrict C, uint M, uint N, uint K) {
+                __global T* restrict C, uint M, uint N, uint K FP8_SCALE_ARG) {
     __local float As[TK][TM];
     __local float Bs[TK][TN];
     size_t lid = get_local_id(0);
@@ -88,7 +90,7 @@ void gemm_tiled(__global const T* restrict A, __global const T* restrict B,
         size_t i = row0 + ty * 4 + r;
         for (int c = 0; c < 4; c++) {
             size_t j = col0 + tx * 4 + c;
-            if (i < M && j < N) STORE(C, i * N + j, acc[r][c]);
+            if (i < M && j < N) STORE(C, i * N + j, FP8_SCALED(acc[r][c]));
         }
     }
 }
@@ -110,7 +112,7 @@ void gemm_tiled(__global const T* restrict A, __global const T* restrict B,
 // per group owns 16 adjacent columns as float16 accumulators and reads B's rows 16 wide,
 // so it streams B row by row instead of walking a column of it.
 __kernel void gemm_small_m(__global const T* restrict A, __global const T* restrict B,
-                           __global T* restrict C, uint M, uint N, uint K) {
+                           __global T* restrict C, uint M, uint N, uint K FP8_SCALE_ARG) {
     size_t j0 = get_global_id(0) * 16;
     if (j0 >= N) return;
     size_t rows[GEMM_ROWS];
@@ -134,12 +136,12 @@ __kernel void gemm_small_m(__global const T* restrict A, __global const T* restr
     for (int r = 0; r < GEMM_ROWS && r < M; r++) {
         float out[16];
         vstore16(acc[r], 0, out);
-        for (int c = 0; c < 16 && j0 + c < N; c++) STORE(C, (size_t)r * N + j0 + c, out[c]);
+        for (int c = 0; c < 16 && j0 + c < N; c++) STORE(C, (size_t)r * N + j0 + c, FP8_SCALED(out[c]));
     }
 }
 #else
 __kernel void gemm_small_m(__global const T* restrict A, __global const T* restrict B,
-                           __global T* restrict C, uint M, uint N, uint K) {
+                           __global T* restrict C, uint M, uint N, uint K FP8_SCALE_ARG) {
     size_t j = get_global_id(0), lx = get_local_id(0), s = get_local_id(1);
     float acc[GEMM_ROWS];
     size_t rows[GEMM_ROWS];
@@ -164,13 +166,13 @@ __kernel void gemm_small_m(__global const T* restrict A, __global const T* restr
         if (s == 0 && j < N) {
             float sum = 0.0f;
             for (int q = 0; q < GEMM_KSPLIT; q++) sum += part[q][lx];
-            STORE(C, (size_t)r * N + j, sum);
+            STORE(C, (size_t)r * N + j, FP8_SCALED(sum));
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 #else
     if (j < N)
-        for (int r = 0; r < GEMM_ROWS && r < M; r++) STORE(C, (size_t)r * N + j, acc[r]);
+        for (int r = 0; r < GEMM_ROWS && r < M; r++) STORE(C, (size_t)r * N + j, FP8_SCALED(acc[r]));
 #endif
 }
 #endif

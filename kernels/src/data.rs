@@ -49,17 +49,30 @@ pub fn seed(label: &str) -> u64 {
 
 const CHUNK: usize = 1 << 16;
 
-/// `n` random elements of `dtype`, encoded, generated in parallel chunks (each chunk has
+/// The per-tensor scale of random `dtype` inputs: an element's value is what its bits say
+/// times this. 1 for the 16- and 32-bit floats; for fp8 a power of two (exact) that spreads
+/// [-1, 1) over the type's range below its largest power of two (e4m3 codes in [-256, 256),
+/// e5m2 in [-32768, 32768)), as a calibrated per-tensor scale would.
+pub fn input_scale(dtype: DType) -> f64 {
+    if dtype.is_fp8() {
+        1.0 / f64::powi(2.0, dtype.max_finite().log2().floor() as i32)
+    } else {
+        1.0
+    }
+}
+
+/// `n` random elements of `dtype`, encoded (fp8 divided by its [`input_scale`] first), generated in parallel chunks (each chunk has
 /// its own stream, so the result does not depend on the thread count).
 pub fn random(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
     let size = dtype.size();
+    let unscale = (1.0 / input_scale(dtype)) as f32;
     let mut out = vec![0u8; n * size];
     out.par_chunks_mut(CHUNK * size)
         .enumerate()
         .for_each(|(c, bytes)| {
             let mut rng = Rng::new(seed ^ (c as u64).wrapping_mul(0x9E37_79B9));
             for e in bytes.chunks_exact_mut(size) {
-                dtype.encode(rng.value(), e);
+                dtype.encode(rng.value() * unscale, e);
             }
         });
     out

@@ -129,6 +129,26 @@ pub trait Workload: Sync {
         let _ = shape;
         None
     }
+    /// Why a case's figure is not of the device's own arithmetic for its dtype (fp8
+    /// decoded to f32 in the kernel), or `None` when it is. Results carry it.
+    fn emulated(
+        &self,
+        variant: &str,
+        dtype: DType,
+        shape: &Shape,
+        info: &DeviceInfo,
+    ) -> Option<String> {
+        let _ = (variant, shape);
+        dtype.is_fp8().then(|| fp8_emulated(dtype, info))
+    }
+}
+
+/// The `emulated` note of an fp8 case that decodes its operands to f32.
+pub fn fp8_emulated(dtype: DType, info: &DeviceInfo) -> String {
+    format!(
+        "{dtype} decoded to f32 in the kernel and multiplied in f32: no fp8 arithmetic on {} from this kernel",
+        info.key()
+    )
 }
 
 impl fmt::Debug for dyn Workload {
@@ -248,6 +268,11 @@ impl Case {
 
     pub fn cost(&self) -> Cost {
         self.workload.cost(&self.shape, self.dtype)
+    }
+
+    pub fn emulated(&self, info: &DeviceInfo) -> Option<String> {
+        self.workload
+            .emulated(self.variant, self.dtype, &self.shape, info)
     }
 }
 

@@ -64,6 +64,15 @@ fn the_plugin_drives_acl_and_aclnn_in_the_documented_order() {
                 .filter(|c| c.variant == "vendor" && c.shape.get("page") % 16 == 0)
             {
                 let r = run_case(d.as_mut(), &case);
+                // Atlas A2 has no fp8: every fp8 case is unsupported, saying so.
+                if case.dtype.is_fp8() {
+                    let e = format!("{:?}", r.err());
+                    assert!(
+                        e.contains("Unsupported") && e.contains("no fp8"),
+                        "{case}: {e}"
+                    );
+                    continue;
+                }
                 assert!(r.is_ok(), "{case}: {:?}", r.err());
             }
         }

@@ -90,3 +90,52 @@ impl Elem for bf16 {
         dst.convert_from_f32_slice(src);
     }
 }
+
+/// An fp8 code as stored: OCP e4m3 (`E4 = true`) or e5m2. Loads decode through a
+/// 256-entry table (one L1-resident lookup per element, the CPU's fastest decode); stores
+/// round to nearest even through `DType::encode` (the `float8` crate), saturating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(transparent)]
+pub(crate) struct Fp8<const E4: bool>(u8);
+
+pub(crate) type E4M3 = Fp8<true>;
+pub(crate) type E5M2 = Fp8<false>;
+
+static E4M3_TABLE: std::sync::LazyLock<[f32; 256]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|b| halbench_hal::DType::F8E4M3.decode(&[b as u8]) as f32)
+});
+static E5M2_TABLE: std::sync::LazyLock<[f32; 256]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|b| halbench_hal::DType::F8E5M2.decode(&[b as u8]) as f32)
+});
+
+impl<const E4: bool> Fp8<E4> {
+    fn table() -> &'static [f32; 256] {
+        if E4 {
+            &E4M3_TABLE
+        } else {
+            &E5M2_TABLE
+        }
+    }
+}
+
+impl<const E4: bool> Elem for Fp8<E4> {
+    fn to_f32(self) -> f32 {
+        Self::table()[usize::from(self.0)]
+    }
+    fn from_f32(v: f32) -> Self {
+        let mut b = [0u8];
+        let dtype = if E4 {
+            halbench_hal::DType::F8E4M3
+        } else {
+            halbench_hal::DType::F8E5M2
+        };
+        dtype.encode(v, &mut b);
+        Fp8(b[0])
+    }
+    fn load(src: &[Self], dst: &mut [f32]) {
+        let table = Self::table();
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = table[usize::from(s.0)];
+        }
+    }
+}

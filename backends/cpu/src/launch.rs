@@ -68,6 +68,11 @@ impl<'a> Launch<'a> {
             .ok_or_else(|| format!("missing scalar argument {i}"))
     }
 
+    /// How many scalars the launch has (for an optional trailing one).
+    pub fn scalar_count(&self) -> usize {
+        self.scalars.len()
+    }
+
     pub fn u32(&self, i: usize) -> Result<u32, String> {
         match self.scalar(i)? {
             Scalar::U32(v) => Ok(v),

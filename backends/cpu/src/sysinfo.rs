@@ -66,6 +66,7 @@ pub(crate) fn describe(threads: usize) -> DeviceInfo {
             dtypes: DType::ALL.into(),
             device_timers: false,
             cooperative_matrix: false,
+            fp8_matrix: false,
             unified_memory: true,
         },
         peak_gbs: None,

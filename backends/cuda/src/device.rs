@@ -104,6 +104,25 @@ impl CudaDevice {
 
     /// `gemm_vendor` through cuBLAS, on arguments the layer resolved.
     fn gemm(&mut self, dtype: DType, args: &[NativeArg<'_, sys::CUdeviceptr>]) -> Result<()> {
+        let kind = match dtype {
+            DType::F32 => blas_sys::cudaDataType::CUDA_R_32F,
+            DType::F16 => blas_sys::cudaDataType::CUDA_R_16F,
+            DType::BF16 => blas_sys::cudaDataType::CUDA_R_16BF,
+            // cuBLASLt has fp8, but only with A transposed (TN, K-major weights): with
+            // this workload's row-major K×N B it would be a different product.
+            other if other.is_fp8() => {
+                return Err(Error::unsupported(
+                    NAME,
+                    format!("gemm_vendor: cublasGemmEx has no {other}, and cuBLASLt's fp8 matmul needs K-major (transposed) B"),
+                ))
+            }
+            other => {
+                return Err(Error::unsupported(
+                    NAME,
+                    format!("gemm_vendor: no cuBLAS type for {other}"),
+                ))
+            }
+        };
         let g = GemmArgs::decode(args).map_err(|e| Error::invalid(NAME, e))?;
         let (m, n, k) = (u64::from(g.m), u64::from(g.n), u64::from(g.k));
         let size = dtype.size() as u64;
@@ -139,17 +158,6 @@ impl CudaDevice {
                 )?;
                 self.cublas = Some(h);
                 h
-            }
-        };
-        let kind = match dtype {
-            DType::F32 => blas_sys::cudaDataType::CUDA_R_32F,
-            DType::F16 => blas_sys::cudaDataType::CUDA_R_16F,
-            DType::BF16 => blas_sys::cudaDataType::CUDA_R_16BF,
-            other => {
-                return Err(Error::unsupported(
-                    NAME,
-                    format!("gemm_vendor: no cuBLAS type for {other}"),
-                ))
             }
         };
         let (alpha, beta) = (1.0f32, 0.0f32);

@@ -182,13 +182,17 @@ pub(crate) fn describe(index: usize) -> Result<(DeviceInfo, sys::CUdevice)> {
         subgroup_size: attr(CU_DEVICE_ATTRIBUTE_WARP_SIZE) as u32,
         dialects: vec![Dialect::Builtin, Dialect::CudaC],
         features: Features {
+            // fp8 is stored as bytes and decoded in the kernel on any GPU; from sm_89 on
+            // the tiled GEMM feeds it to the tensor cores.
             dtypes: Features::dtypes_with(
                 [DType::BF16]
                     .into_iter()
-                    .chain((major >= 6).then_some(DType::F16)),
+                    .chain((major >= 6).then_some(DType::F16))
+                    .chain(DType::FP8),
             ),
             device_timers: true,
             cooperative_matrix: major >= 7,
+            fp8_matrix: (major, minor) >= (8, 9),
             unified_memory: attr(CU_DEVICE_ATTRIBUTE_INTEGRATED) != 0,
         },
         peak_gbs,

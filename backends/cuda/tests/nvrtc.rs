@@ -1,4 +1,4 @@
-//! Every CUDA kernel compiles, for sm_80 and sm_90, through the backend's own NVRTC path.
+//! Every CUDA kernel compiles, for sm_80 and sm_90 (the GEMMs in fp8 too), through the backend's own NVRTC path.
 //! Needs libnvrtc, not a GPU. Where NVRTC is missing the test says so and passes, unless
 //! `HALBENCH_REQUIRE_NVRTC=1` (as CI sets), so a lost NVRTC fails CI.
 
@@ -25,6 +25,9 @@ fn defines(kernel: &str) -> Vec<(String, String)> {
     }
 }
 
+/// The kernels the fp8 GEMM runs (the `gemm` workload's every variant but the vendor one).
+const FP8_KERNELS: [&str; 3] = ["gemm_naive", "gemm_tiled", "gemm_small_m"];
+
 #[test]
 fn every_cuda_kernel_compiles_for_sm80_and_sm90() {
     if !nvrtc_or_skip() {
@@ -33,7 +36,12 @@ fn every_cuda_kernel_compiles_for_sm80_and_sm90() {
     let mut compiled = 0;
     for arch in ["sm_80", "sm_90"] {
         for kernel in sources::source_kernels() {
-            for dtype in DType::ALL {
+            let fp8 = if FP8_KERNELS.contains(&kernel) {
+                &DType::FP8[..]
+            } else {
+                &[]
+            };
+            for &dtype in DType::FLOATS.iter().chain(fp8) {
                 let source = sources::source(kernel, Dialect::CudaC, dtype, &defines(kernel))
                     .unwrap_or_else(|| panic!("no CUDA source for {kernel}"));
                 if let Err(e) = halbench_cuda::nvrtc::compile(&source, arch) {
@@ -43,7 +51,31 @@ fn every_cuda_kernel_compiles_for_sm80_and_sm90() {
             }
         }
     }
-    assert_eq!(compiled, 2 * sources::source_kernels().count() * 3);
+    assert_eq!(
+        compiled,
+        2 * (sources::source_kernels().count() * 3 + FP8_KERNELS.len() * 2)
+    );
+}
+
+/// On sm_90 the fp8 tiled GEMM is the tensor-core one (`mma.sync` with fp8 operands); on
+/// sm_80, which has none, the kernel that decodes to f32.
+#[test]
+fn the_fp8_tiled_gemm_uses_fp8_mma_from_sm89() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    for (dtype, operand) in [(DType::F8E4M3, "e4m3.e4m3"), (DType::F8E5M2, "e5m2.e5m2")] {
+        let source = sources::source("gemm_tiled", Dialect::CudaC, dtype, &[]).unwrap();
+        let ptx = |arch| {
+            halbench_cuda::nvrtc::compile(&source, arch)
+                .unwrap_or_else(|e| panic!("{dtype} {arch}: {e}"))
+                .to_src()
+        };
+        let mma = format!("mma.sync.aligned.m16n8k32.row.col.f32.{operand}.f32");
+        assert!(ptx("sm_90").contains(&mma), "{dtype}: no {mma} for sm_90");
+        assert!(ptx("sm_89").contains(&mma), "{dtype}: no {mma} for sm_89");
+        assert!(!ptx("sm_80").contains("mma.sync"), "{dtype}: mma on sm_80");
+    }
 }
 
 #[test]

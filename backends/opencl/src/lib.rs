@@ -128,17 +128,22 @@ fn describe(index: usize, platform: &str, id: cl_device_id) -> Result<DeviceInfo
         subgroup_size: 0,
         dialects: vec![Dialect::OpenClC],
         features: Features {
-            // bf16 is stored as 16-bit words and computed in f32: every device can.
+            // bf16 is stored as 16-bit words and fp8 as bytes, both computed in f32:
+            // every device can.
             dtypes: Features::dtypes_with(
-                [DType::BF16].into_iter().chain(
-                    extensions
-                        .split_whitespace()
-                        .any(|e| e == "cl_khr_fp16")
-                        .then_some(DType::F16),
-                ),
+                [DType::BF16]
+                    .into_iter()
+                    .chain(
+                        extensions
+                            .split_whitespace()
+                            .any(|e| e == "cl_khr_fp16")
+                            .then_some(DType::F16),
+                    )
+                    .chain(DType::FP8),
             ),
             device_timers: true,
             cooperative_matrix: false,
+            fp8_matrix: false,
             unified_memory: device_type == DeviceClass::Cpu,
         },
         peak_gbs: None,

@@ -8,7 +8,7 @@ use std::ffi::c_char;
 use std::mem::{offset_of, size_of};
 
 pub const ABI_MAJOR: u32 = 1;
-pub const ABI_MINOR: u32 = 2;
+pub const ABI_MINOR: u32 = 3;
 /// The oldest minor this host loads.
 pub const MIN_MINOR: u32 = 0;
 pub const SYMBOL: &[u8] = b"halbench_plugin_api";
@@ -31,10 +31,15 @@ pub const FEATURE_BF16: u32 = 1 << 1;
 pub const FEATURE_DEVICE_TIMERS: u32 = 1 << 2;
 pub const FEATURE_COOPERATIVE_MATRIX: u32 = 1 << 3;
 pub const FEATURE_UNIFIED_MEMORY: u32 = 1 << 4;
+/// 1.3.
+pub const FEATURE_FP8_MATRIX: u32 = 1 << 5;
 
 pub const DTYPE_F32: u64 = 1 << 0;
 pub const DTYPE_F16: u64 = 1 << 1;
 pub const DTYPE_BF16: u64 = 1 << 2;
+/// 1.3: OCP fp8 (builtin kernels see `T=fp8e4m3` / `T=fp8e5m2`).
+pub const DTYPE_F8E4M3: u64 = 1 << 3;
+pub const DTYPE_F8E5M2: u64 = 1 << 4;
 
 pub const ARG_BUFFER: u32 = 1;
 pub const ARG_U32: u32 = 2;

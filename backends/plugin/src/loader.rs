@@ -343,6 +343,7 @@ pub(crate) fn device_info(p: &Plugin, device: *mut HB_Device, index: usize) -> R
                 && p.api.event_record.is_some()
                 && p.api.event_elapsed.is_some(),
             cooperative_matrix: has(FEATURE_COOPERATIVE_MATRIX),
+            fp8_matrix: has(FEATURE_FP8_MATRIX),
             unified_memory: has(FEATURE_UNIFIED_MEMORY),
         },
         extras,
@@ -371,6 +372,8 @@ pub(crate) fn dtype_bit(t: DType) -> Option<u64> {
         DType::F32 => Some(DTYPE_F32),
         DType::F16 => Some(DTYPE_F16),
         DType::BF16 => Some(DTYPE_BF16),
+        DType::F8E4M3 => Some(DTYPE_F8E4M3),
+        DType::F8E5M2 => Some(DTYPE_F8E5M2),
         _ => None,
     }
 }

@@ -350,6 +350,7 @@ unsafe extern "C" fn device_info(args: *mut HB_Device_Info_Args) -> *mut HB_Erro
             (f.device_timers, FEATURE_DEVICE_TIMERS),
             (f.cooperative_matrix, FEATURE_COOPERATIVE_MATRIX),
             (f.unified_memory, FEATURE_UNIFIED_MEMORY),
+            (f.fp8_matrix, FEATURE_FP8_MATRIX),
         ]
         .iter()
         .filter(|(on, _)| *on)

@@ -291,6 +291,7 @@ pub(crate) fn describe(
                 && caps.host_query_reset
                 && limits.timestamp_compute_and_graphics == vk::TRUE,
             cooperative_matrix: has_extension(c"VK_KHR_cooperative_matrix"),
+            fp8_matrix: false,
             unified_memory: cpu || props.device_type == vk::PhysicalDeviceType::INTEGRATED_GPU,
         },
         peak_gbs: None,

@@ -241,7 +241,7 @@ impl Workload for Prefill {
     }
 
     fn dtypes(&self) -> &'static [DType] {
-        &DType::ALL
+        &DType::FLOATS
     }
 
     fn shape_kind(&self) -> ShapeKind {

@@ -37,7 +37,7 @@ impl Workload for Decode {
     }
 
     fn dtypes(&self) -> &'static [DType] {
-        &DType::ALL
+        &DType::FLOATS
     }
 
     fn shape_kind(&self) -> ShapeKind {

@@ -1,5 +1,9 @@
 //! C = A·B, row-major, f32 accumulate. Shapes cover squares and the two LLM regimes:
 //! decode (M = 1…16 tokens against a weight matrix) and prefill (M = many tokens).
+//!
+//! fp8 (e4m3, e5m2) runs every variant with A, B and C stored as 8-bit codes and one
+//! per-tensor scale each: the inputs' from [`data::input_scale`], C's from
+//! [`fp8_output_scale`]; the kernels take them folded into one scalar.
 
 use halbench_hal::ops::{BuiltinArgs, GemmArgs};
 use halbench_hal::{DType, DeviceInfo, Dims};
@@ -33,6 +37,20 @@ impl Workload for Gemm {
 
     fn dtypes(&self) -> &'static [DType] {
         &DType::ALL
+    }
+
+    /// fp8 is native only where the tiled variant's prefill-sized path reaches the matrix
+    /// units (`mma.sync` e4m3/e5m2 on CUDA sm_89+); decode (`gemm_small_m`) and `naive`
+    /// decode to f32 everywhere.
+    fn emulated(
+        &self,
+        variant: &str,
+        dtype: DType,
+        shape: &Shape,
+        info: &DeviceInfo,
+    ) -> Option<String> {
+        let native = variant == "tiled" && mnk(shape).0 > SMALL_M && info.features.fp8_matrix;
+        (dtype.is_fp8() && !native).then(|| crate::fp8_emulated(dtype, info))
     }
 
     fn shape_kind(&self) -> ShapeKind {
@@ -135,17 +153,24 @@ impl Workload for Gemm {
         let (_, n, k) = mnk(shape);
         let (n, k) = (n as usize, k as usize);
         let (a, b) = (plan.data(0), plan.data(1));
+        // Values are codes times their tensor's scale (1 but for fp8).
+        let ab = data::input_scale(dtype).powi(2);
+        let sc = fp8_output_scale(dtype, k as u64);
+        // Below the type's smallest subnormal a rounding's error is absolute.
+        let underflow = 0.5 * dtype.min_positive() * sc;
         let mut checker = Checker::new();
         for idx in data::sample(out.len() / dtype.size(), 4096, seed("gemm.sample")) {
             let (i, j) = (idx / n, idx % n);
             let (mut want, mut magnitude) = (0.0, 0.0);
             for p in 0..k {
-                let t = get(dtype, a, i * k + p) * get(dtype, b, p * n + j);
+                let t = get(dtype, a, i * k + p) * get(dtype, b, p * n + j) * ab;
                 want += t;
                 magnitude += t.abs();
             }
-            let tol = reduction_tolerance(dtype, want, magnitude, k);
-            checker.check(get(dtype, out, idx), want, tol, || format!("C[{i},{j}]"));
+            let tol = reduction_tolerance(dtype, want, magnitude, k) + underflow;
+            checker.check(get(dtype, out, idx) * sc, want, tol, || {
+                format!("C[{i},{j}]")
+            });
         }
         checker.finish()
     }
@@ -153,6 +178,25 @@ impl Workload for Gemm {
 
 /// The largest M the tiled variant runs through `gemm_small_m`: decode batches.
 const SMALL_M: u64 = 16;
+
+/// C's per-tensor scale for fp8 (1 otherwise): a power of two that maps 4·sqrt(K), twelve
+/// standard deviations of a sum of K products of halbench's inputs (each of variance 1/9),
+/// to at most the type's largest value, so no output saturates and typical ones sit in
+/// the normal range.
+pub fn fp8_output_scale(dtype: DType, k: u64) -> f64 {
+    if !dtype.is_fp8() {
+        return 1.0;
+    }
+    let bound = 4.0 * (k.max(1) as f64).sqrt();
+    f64::powi(2.0, (bound / dtype.max_finite()).log2().ceil() as i32)
+}
+
+/// The one scalar an fp8 GEMM kernel multiplies its f32 sums by before rounding: sa·sb/sc.
+fn fp8_kernel_scale(dtype: DType, k: u64) -> Option<f32> {
+    dtype
+        .is_fp8()
+        .then(|| (data::input_scale(dtype).powi(2) / fp8_output_scale(dtype, k)) as f32)
+}
 
 /// The decode path: one work-item per column of C holding all of its (≤ 16) rows, so the
 /// time tracks B's bytes instead of a 64-row tile's padding. The launch shape by device:
@@ -215,6 +259,7 @@ fn gemm_plan(
                     m: m as u32,
                     n: n as u32,
                     k: k as u32,
+                    scale: fp8_kernel_scale(dtype, k),
                 }
                 .encode(),
             )

@@ -196,7 +196,7 @@ impl Workload for Grouped {
     }
 
     fn dtypes(&self) -> &'static [DType] {
-        &DType::ALL
+        &DType::FLOATS
     }
 
     fn shape_kind(&self) -> ShapeKind {

@@ -96,7 +96,7 @@ impl Workload for Kv8 {
     }
 
     fn dtypes(&self) -> &'static [DType] {
-        &DType::ALL
+        &DType::FLOATS
     }
 
     fn shape_kind(&self) -> ShapeKind {

@@ -84,7 +84,7 @@ impl Workload for WeightQuantGemm {
     }
 
     fn dtypes(&self) -> &'static [DType] {
-        &DType::ALL
+        &DType::FLOATS
     }
 
     fn shape_kind(&self) -> ShapeKind {

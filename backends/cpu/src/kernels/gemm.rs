@@ -23,6 +23,8 @@ struct Problem<'a, T> {
     m: usize,
     n: usize,
     k: usize,
+    /// fp8's folded per-tensor scales (the optional fourth scalar); 1 otherwise.
+    scale: f32,
 }
 
 fn problem<'a, T: Elem>(l: &mut Launch<'a>) -> Result<Problem<'a, T>, String> {
@@ -34,12 +36,35 @@ fn problem<'a, T: Elem>(l: &mut Launch<'a>) -> Result<Problem<'a, T>, String> {
         m,
         n,
         k,
+        scale: if l.scalar_count() > 3 { l.f32(3)? } else { 1.0 },
     })
+}
+
+/// Rounds f32 sums into C after multiplying by `scale` (a no-op but for fp8).
+fn store<T: Elem>(acc: &[f32], scale: f32, dst: &mut [T]) {
+    if scale == 1.0 {
+        return T::store(acc, dst);
+    }
+    let mut scaled = [0f32; 256];
+    for (s, d) in acc.chunks(256).zip(dst.chunks_mut(256)) {
+        for (o, v) in scaled.iter_mut().zip(s) {
+            *o = v * scale;
+        }
+        T::store(&scaled[..s.len()], d);
+    }
 }
 
 /// gemm_naive(A, B, C; M, N, K)
 pub(crate) fn naive<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
-    let Problem { a, b, c, n, k, .. } = problem::<T>(l)?;
+    let Problem {
+        a,
+        b,
+        c,
+        n,
+        k,
+        scale,
+        ..
+    } = problem::<T>(l)?;
     c.par_chunks_mut(n).enumerate().for_each_init(
         || (vec![0f32; n], vec![0f32; n]),
         |(acc, scratch), (i, c_row)| {
@@ -51,7 +76,7 @@ pub(crate) fn naive<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
                     *acc += a_ip * b;
                 }
             }
-            T::store(acc, c_row);
+            store(acc, scale, c_row);
         },
     );
     Ok(())
@@ -76,7 +101,15 @@ pub(crate) fn small_m<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
     if size_of::<T>() == size_of::<f32>() && l.count(0)? > 2 {
         return tiled::<T>(l);
     }
-    let Problem { a, b, c, m, n, k } = problem::<T>(l)?;
+    let Problem {
+        a,
+        b,
+        c,
+        m,
+        n,
+        k,
+        scale,
+    } = problem::<T>(l)?;
     let strips = n.div_ceil(SMALL_M_COLUMNS);
     let a: Vec<f32> = a.iter().map(|x| x.to_f32()).collect();
     let done: Vec<(usize, usize, Vec<f32>)> = (0..strips)
@@ -96,7 +129,7 @@ pub(crate) fn small_m<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
         .collect();
     for (j0, width, acc) in done {
         for (i, row) in acc.chunks_exact(width).enumerate() {
-            T::store(row, &mut c[i * n + j0..i * n + j0 + width]);
+            store(row, scale, &mut c[i * n + j0..i * n + j0 + width]);
         }
     }
     Ok(())
@@ -275,7 +308,9 @@ pub(crate) fn tiled<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<half::bf16>()
         && super::peak::has_bf16_dot()
     {
-        let Problem { a, b, c, m, n, k } = p;
+        let Problem {
+            a, b, c, m, n, k, ..
+        } = p;
         let (a, b) = (bytemuck::cast_slice(a), bytemuck::cast_slice(b));
         super::gemm_bf16::tiled(a, b, bytemuck::cast_slice_mut(c), m, n, k);
         return Ok(());
@@ -313,7 +348,15 @@ impl<T> SharedOut<T> {
 }
 
 fn tiled_with<T: Elem, const MR: usize, const NR: usize>(p: Problem<'_, T>, micro: MicroKernel) {
-    let Problem { a, b, c, m, n, k } = p;
+    let Problem {
+        a,
+        b,
+        c,
+        m,
+        n,
+        k,
+        scale,
+    } = p;
     let panels = n.div_ceil(NR);
 
     // For a few rows of f32, packing B would cost more than the product: the micro-kernel
@@ -392,7 +435,7 @@ fn tiled_with<T: Elem, const MR: usize, const NR: usize>(p: Problem<'_, T>, micr
                 // SAFETY: rows i0..i0+rows and columns j0..j0+width of C belong to this
                 // task alone, and lie inside C (m×n).
                 let dst = unsafe { out.slice((i0 + r) * n + j0, width) };
-                T::store(&acc[r * ld..][..width], dst);
+                store(&acc[r * ld..][..width], scale, dst);
             }
         },
     );
@@ -403,7 +446,15 @@ fn tiled_with<T: Elem, const MR: usize, const NR: usize>(p: Problem<'_, T>, micr
 /// bf16, and its f16 path for M = 1 accumulates in f16 (errors ~10× an f32 accumulation,
 /// caught by conformance), which would break the f32-accumulate contract.
 pub(crate) fn vendor<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
-    let Problem { a, b, c, m, n, k } = problem::<T>(l)?;
+    let Problem {
+        a,
+        b,
+        c,
+        m,
+        n,
+        k,
+        scale,
+    } = problem::<T>(l)?;
     if let (Some(a), Some(b)) = (T::as_f32(a), T::as_f32(b)) {
         let c: &mut [f32] = bytemuck::cast_slice_mut(c);
         vendor_f32(a, b, c, m, n, k);
@@ -421,7 +472,7 @@ pub(crate) fn vendor<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
     vendor_f32(&a32, &b32, &mut c32, m, n, k);
     c.par_chunks_mut(1 << 16)
         .zip(c32.par_chunks(1 << 16))
-        .for_each(|(d, s)| T::store(s, d));
+        .for_each(|(d, s)| store(s, scale, d));
     Ok(())
 }
 

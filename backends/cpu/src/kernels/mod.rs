@@ -17,6 +17,7 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 use halbench_hal::{DType, Error, Result};
 use half::{bf16, f16};
 
+use crate::elem::{E4M3, E5M2};
 use crate::launch::KernelFn;
 
 /// Host kernels added from outside (a workload defined in another crate), by name and dtype.
@@ -76,6 +77,17 @@ macro_rules! by_dtype {
     };
 }
 
+/// `by_dtype!` with the fp8 types too, for the kernels whose workloads take them.
+macro_rules! by_dtype_fp8 {
+    ($dtype:expr, $module:ident :: $f:ident) => {
+        match $dtype {
+            DType::F8E4M3 => $module::$f::<E4M3> as KernelFn,
+            DType::F8E5M2 => $module::$f::<E5M2> as KernelFn,
+            other => by_dtype!(other, $module::$f),
+        }
+    };
+}
+
 fn builtin(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<KernelFn> {
     let define = |key: &str| {
         defines
@@ -96,9 +108,9 @@ fn builtin(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<Ker
         "stream_add" => f32_only(stream::add),
         "stream_triad" => f32_only(stream::triad),
         "stream_dot" => f32_only(stream::dot),
-        "gemm_naive" => Ok(by_dtype!(dtype, gemm::naive)),
-        "gemm_tiled" => Ok(by_dtype!(dtype, gemm::tiled)),
-        "gemm_small_m" => Ok(by_dtype!(dtype, gemm::small_m)),
+        "gemm_naive" => Ok(by_dtype_fp8!(dtype, gemm::naive)),
+        "gemm_tiled" => Ok(by_dtype_fp8!(dtype, gemm::tiled)),
+        "gemm_small_m" => Ok(by_dtype_fp8!(dtype, gemm::small_m)),
         "gemm_wq" => match define("WQ_BITS") {
             Some("8") => Ok(by_dtype!(dtype, wq::wq8)),
             Some("4") | None => Ok(by_dtype!(dtype, wq::wq4)),
@@ -107,7 +119,7 @@ fn builtin(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<Ker
                 format!("gemm_wq has no {other}-bit form (4 or 8)"),
             )),
         },
-        "gemm_vendor" => Ok(by_dtype!(dtype, gemm::vendor)),
+        "gemm_vendor" => Ok(by_dtype_fp8!(dtype, gemm::vendor)),
         "gemm_grouped" => Ok(by_dtype!(dtype, grouped::grouped)),
         "attn_prefill_scores" => Ok(by_dtype!(dtype, attention::prefill_scores)),
         "softmax_rows" => f32_only(attention::softmax_rows),
