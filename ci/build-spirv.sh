@@ -17,7 +17,7 @@ for src in kernels/glsl/*.comp; do
   listed=$(sed -n 's|^// dtypes: ||p' "$src")
   [ -n "$listed" ] && dtypes=$listed
   for dt in $dtypes; do
-    flag=DTYPE_$(echo "$dt" | tr a-z A-Z)
+    flag=DTYPE_$(echo "$dt" | tr a-z A-Z | sed 's/^FP8/F8/')
     glslc -fshader-stage=compute --target-env=vulkan1.2 -D"$flag" -Ikernels/glsl \
       "$src" -o "$out/$name.$dt.spv"
   done

@@ -268,7 +268,7 @@ extern "C" __global__ void gemm_wq(const T* __restrict__ A, const unsigned char*
 // stored); blocks in y stride over the tiles.
 extern "C" __global__ void gemm_grouped(const T* __restrict__ A, const T* __restrict__ W,
                                         const uint* __restrict__ tiles, T* __restrict__ C, uint N, uint K,
-                                        uint tile0, uint tile_end) {
+                                        uint tile0, uint tile_end FP8_SCALE_ARG) {
     size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= N) return;
     for (size_t tile = tile0 + blockIdx.y; tile < tile_end; tile += gridDim.y) {
@@ -288,6 +288,6 @@ extern "C" __global__ void gemm_grouped(const T* __restrict__ A, const T* __rest
         }
 #pragma unroll
         for (int r = 0; r < GEMM_ROWS; r++)
-            if ((size_t)r < rows) STORE(C, (r0 + r) * N + j, acc[r]);
+            if ((size_t)r < rows) STORE(C, (r0 + r) * N + j, FP8_SCALED(acc[r]));
     }
 }

@@ -1,5 +1,6 @@
 #version 450
 #include "common.glsl"
+// dtypes: f32 f16 bf16 fp8e4m3 fp8e5m2
 // gemm.grouped: for each row tile (expert e, first row r0, rows) in tiles[tile0..tile_end]
 // (u32 triples), C[r0 + r, :] = A[r0 + r, :] · W[e] with W `[E, K, N]`. One invocation per
 // column holds GEMM_ROWS rows of its tile (rows past the tile read its last row and are not
@@ -9,7 +10,7 @@ layout(set = 0, binding = 0) readonly buffer A { T a[]; };
 layout(set = 0, binding = 1) readonly buffer W { T w[]; };
 layout(set = 0, binding = 2) readonly buffer Tiles { uint tiles[]; };
 layout(set = 0, binding = 3) writeonly buffer C { T c[]; };
-layout(push_constant) uniform Params { uint N; uint K; uint tile0; uint tile_end; } p;
+layout(push_constant) uniform Params { uint N; uint K; uint tile0; uint tile_end; FP8_SCALE_MEMBER } p;
 void main() {
     uint j = gl_GlobalInvocationID.x;
     if (j >= p.N) return;
@@ -26,6 +27,6 @@ void main() {
             float wv = LOAD(w, wo + k * p.N);
             for (uint r = 0; r < GEMM_ROWS; r++) acc[r] = fma(LOAD(a, ao[r] + k), wv, acc[r]);
         }
-        for (uint r = 0; r < GEMM_ROWS && r < rows; r++) STORE(c, (r0 + r) * p.N + j, acc[r]);
+        for (uint r = 0; r < GEMM_ROWS && r < rows; r++) STORE(c, (r0 + r) * p.N + j, FP8_SCALED(acc[r]));
     }
 }

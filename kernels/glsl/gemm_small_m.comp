@@ -1,5 +1,6 @@
 #version 450
 #include "common.glsl"
+// dtypes: f32 f16 bf16 fp8e4m3 fp8e5m2
 // Decode-sized M (1 to 16): one invocation per column of C keeps all GEMM_ROWS rows of it
 // in registers and streams its column of B once, so the time tracks the bytes of B, not a
 // 64-row tile's worth of padding. GEMM_KSPLIT invocations (local y) split K for one column
@@ -10,7 +11,7 @@ layout(constant_id = 5) const uint GEMM_KSPLIT = 1;
 layout(set = 0, binding = 0) readonly buffer A { T a[]; };
 layout(set = 0, binding = 1) readonly buffer B { T b[]; };
 layout(set = 0, binding = 2) writeonly buffer C { T c[]; };
-layout(push_constant) uniform Params { uint M; uint N; uint K; } p;
+layout(push_constant) uniform Params { uint M; uint N; uint K; FP8_SCALE_MEMBER } p;
 void main() {
     uint lx = gl_LocalInvocationID.x, s = gl_LocalInvocationID.y;
     uint j = gl_WorkGroupID.x * gl_WorkGroupSize.x + lx;
@@ -35,11 +36,11 @@ void main() {
             if (s == 0 && j < p.N) {
                 float sum = 0.0;
                 for (uint q = 0; q < GEMM_KSPLIT; q++) sum += scratch[q * 64 + lx];
-                STORE(c, r * p.N + j, sum);
+                STORE(c, r * p.N + j, FP8_SCALED(sum));
             }
             barrier();
         }
     } else if (j < p.N) {
-        for (uint r = 0; r < GEMM_ROWS && r < p.M; r++) STORE(c, r * p.N + j, acc[r]);
+        for (uint r = 0; r < GEMM_ROWS && r < p.M; r++) STORE(c, r * p.N + j, FP8_SCALED(acc[r]));
     }
 }

@@ -1,11 +1,12 @@
 #version 450
 #include "common.glsl"
+// dtypes: f32 f16 bf16 fp8e4m3 fp8e5m2
 // C = A·B: a 64×64 tile of C per work-group of 256 invocations, each a 4×4 block; A and B
 // pass through shared memory 16 deep, zero-padded at the edges, so any M, N, K works.
 layout(set = 0, binding = 0) readonly buffer A { T a[]; };
 layout(set = 0, binding = 1) readonly buffer B { T b[]; };
 layout(set = 0, binding = 2) writeonly buffer C { T c[]; };
-layout(push_constant) uniform Params { uint M; uint N; uint K; } p;
+layout(push_constant) uniform Params { uint M; uint N; uint K; FP8_SCALE_MEMBER } p;
 const uint TM = 64, TN = 64, TK = 16;
 shared float As[TK][TM];
 shared float Bs[TK][TN];
@@ -37,7 +38,7 @@ void main() {
         uint i = row0 + ty * 4 + r;
         for (int q = 0; q < 4; q++) {
             uint j = col0 + tx * 4 + q;
-            if (i < p.M && j < p.N) STORE(c, i * p.N + j, acc[r][q]);
+            if (i < p.M && j < p.N) STORE(c, i * p.N + j, FP8_SCALED(acc[r][q]));
         }
     }
 }

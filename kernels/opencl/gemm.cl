@@ -223,7 +223,7 @@ __kernel void gemm_wq(__global const T* restrict A, __global const uchar* restri
 // not stored); work-groups in y stride over the tiles.
 __kernel void gemm_grouped(__global const T* restrict A, __global const T* restrict W,
                            __global const uint* restrict tiles, __global T* restrict C, uint N,
-                           uint K, uint tile0, uint tile_end) {
+                           uint K, uint tile0, uint tile_end FP8_SCALE_ARG) {
     size_t j = get_global_id(0);
     if (j >= N) return;
     for (size_t tile = tile0 + get_group_id(1); tile < tile_end; tile += get_num_groups(1)) {
@@ -239,6 +239,6 @@ __kernel void gemm_grouped(__global const T* restrict A, __global const T* restr
             float wv = LOAD(w, p * N);
             for (int r = 0; r < GEMM_ROWS; r++) acc[r] = fma(LOAD(A, a[r] + p), wv, acc[r]);
         }
-        for (size_t r = 0; r < GEMM_ROWS && r < rows; r++) STORE(C, (r0 + r) * N + j, acc[r]);
+        for (size_t r = 0; r < GEMM_ROWS && r < rows; r++) STORE(C, (r0 + r) * N + j, FP8_SCALED(acc[r]));
     }
 }

@@ -142,6 +142,18 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
         "test_index",
         "test_scalars"
     );
+    macro_rules! fp8 {
+        ($($k:literal),*) => {
+            match (name, dtype) {
+                $(
+                    ($k, DType::F8E4M3) => return Some(include_bytes!(concat!("../spv/", $k, ".fp8e4m3.spv"))),
+                    ($k, DType::F8E5M2) => return Some(include_bytes!(concat!("../spv/", $k, ".fp8e5m2.spv"))),
+                )*
+                _ => {}
+            }
+        };
+    }
+    fp8!("gemm_naive", "gemm_tiled", "gemm_small_m", "gemm_grouped");
     match (name, dtype) {
         ("peak_fma", DType::F32) => return Some(include_bytes!("../spv/peak_fma.f32.spv")),
         ("peak_fma", DType::F16) => return Some(include_bytes!("../spv/peak_fma.f16.spv")),

@@ -25,8 +25,9 @@ fn defines(kernel: &str) -> Vec<(String, String)> {
     }
 }
 
-/// The kernels the fp8 GEMM runs (the `gemm` workload's every variant but the vendor one).
-const FP8_KERNELS: [&str; 3] = ["gemm_naive", "gemm_tiled", "gemm_small_m"];
+/// The kernels fp8 runs: the `gemm` workload's every variant but the vendor one, and
+/// gemm.grouped's.
+const FP8_KERNELS: [&str; 4] = ["gemm_naive", "gemm_tiled", "gemm_small_m", "gemm_grouped"];
 
 #[test]
 fn every_cuda_kernel_compiles_for_sm80_and_sm90() {

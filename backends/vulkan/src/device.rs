@@ -8,7 +8,9 @@ use ash::vk;
 use halbench_hal::layer::{AllocLimit, Built, Copy, Layered, NativeArg, Primitives};
 use halbench_hal::{DeviceInfo, Dialect, Dims, Error, KernelSource, Result};
 
-use crate::spirv::{self, CAPABILITY_FLOAT16, CAPABILITY_INT16, CAPABILITY_STORAGE_16BIT};
+use crate::spirv::{
+    self, CAPABILITY_FLOAT16, CAPABILITY_INT16, CAPABILITY_STORAGE_16BIT, CAPABILITY_STORAGE_8BIT,
+};
 use crate::{vk_error, Caps, Instance, NAME};
 
 const QUERIES: u32 = 4096;
@@ -93,6 +95,7 @@ impl VkDevice {
         let mut f11 = vk::PhysicalDeviceVulkan11Features::default()
             .storage_buffer16_bit_access(caps.storage16);
         let mut f12 = vk::PhysicalDeviceVulkan12Features::default()
+            .storage_buffer8_bit_access(caps.storage8)
             .shader_float16(caps.float16)
             .host_query_reset(caps.host_query_reset);
         let base = vk::PhysicalDeviceFeatures::default().shader_int16(caps.int16);

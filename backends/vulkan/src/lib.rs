@@ -139,6 +139,8 @@ impl Drop for Instance {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Caps {
     pub storage16: bool,
+    /// storageBuffer8BitAccess: what the fp8 modules need (bytes in, bytes out).
+    pub storage8: bool,
     pub float16: bool,
     pub int16: bool,
     pub host_query_reset: bool,
@@ -201,6 +203,7 @@ pub(crate) fn describe(
         .sum();
     let caps = Caps {
         storage16: f11.storage_buffer16_bit_access == vk::TRUE,
+        storage8: f12.storage_buffer8_bit_access == vk::TRUE,
         float16: f12.shader_float16 == vk::TRUE,
         int16,
         host_query_reset: f12.host_query_reset == vk::TRUE,
@@ -283,6 +286,8 @@ pub(crate) fn describe(
                 [
                     (caps.storage16, DType::F16),
                     (caps.storage16 && caps.int16, DType::BF16),
+                    (caps.storage8, DType::F8E4M3),
+                    (caps.storage8, DType::F8E5M2),
                 ]
                 .into_iter()
                 .filter_map(|(on, t)| on.then_some(t)),

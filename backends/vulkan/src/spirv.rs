@@ -17,6 +17,7 @@ const EXECUTION_MODEL_GL_COMPUTE: u32 = 5;
 pub(crate) const CAPABILITY_FLOAT16: u32 = 9;
 pub(crate) const CAPABILITY_INT16: u32 = 22;
 pub(crate) const CAPABILITY_STORAGE_16BIT: u32 = 4433;
+pub(crate) const CAPABILITY_STORAGE_8BIT: u32 = 4448;
 
 #[derive(Debug)]
 pub(crate) struct Module {

@@ -183,7 +183,7 @@ const SMALL_M: u64 = 16;
 /// standard deviations of a sum of K products of halbench's inputs (each of variance 1/9),
 /// to at most the type's largest value, so no output saturates and typical ones sit in
 /// the normal range.
-pub fn fp8_output_scale(dtype: DType, k: u64) -> f64 {
+pub(crate) fn fp8_output_scale(dtype: DType, k: u64) -> f64 {
     if !dtype.is_fp8() {
         return 1.0;
     }
@@ -192,7 +192,7 @@ pub fn fp8_output_scale(dtype: DType, k: u64) -> f64 {
 }
 
 /// The one scalar an fp8 GEMM kernel multiplies its f32 sums by before rounding: sa·sb/sc.
-fn fp8_kernel_scale(dtype: DType, k: u64) -> Option<f32> {
+pub(crate) fn fp8_kernel_scale(dtype: DType, k: u64) -> Option<f32> {
     dtype
         .is_fp8()
         .then(|| (data::input_scale(dtype).powi(2) / fp8_output_scale(dtype, k)) as f32)

@@ -17,9 +17,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::attention::{buf, u32_arg};
+use super::gemm::{fp8_kernel_scale, fp8_output_scale};
 use crate::check::{reduction_tolerance, Checker, Validation};
 use crate::data::{self, get, seed, Rng};
-use crate::plan::{groups, BufferSpec, Launch, Output, Plan, Step};
+use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
 use crate::workloads::MAX_GROUPS;
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
@@ -196,7 +197,7 @@ impl Workload for Grouped {
     }
 
     fn dtypes(&self) -> &'static [DType] {
-        &DType::FLOATS
+        &DType::ALL
     }
 
     fn shape_kind(&self) -> ShapeKind {
@@ -263,6 +264,8 @@ impl Workload for Grouped {
             let args = [
                 &[buf(0), buf(1), buf(2), buf(3)][..],
                 &[x.n, x.k, first as u64, end as u64].map(u32_arg),
+                // fp8: the per-tensor scales folded into one, as gemm's.
+                fp8_kernel_scale(dtype, x.k).map(PlanArg::F32).as_slice(),
             ]
             .concat();
             Step::Launch(
@@ -329,6 +332,10 @@ impl Workload for Grouped {
         let (n, k) = (x.n as usize, x.k as usize);
         let offsets = x.offsets();
         let (a, w) = (plan.data(0), plan.data(1));
+        // Codes times their tensor's scale (1 but for fp8), as gemm's check.
+        let aw = data::input_scale(dtype).powi(2);
+        let sc = fp8_output_scale(dtype, k as u64);
+        let underflow = 0.5 * dtype.min_positive() * sc;
         let mut checker = Checker::new();
         let total = x.total_rows() as usize * n;
         for idx in data::sample(total, 4096, seed("gemm.sample")) {
@@ -336,12 +343,12 @@ impl Workload for Grouped {
             let e = offsets.partition_point(|&o| o <= i as u64) - 1;
             let (mut want, mut magnitude) = (0.0, 0.0);
             for p in 0..k {
-                let t = get(dtype, a, i * k + p) * get(dtype, w, (e * k + p) * n + j);
+                let t = get(dtype, a, i * k + p) * get(dtype, w, (e * k + p) * n + j) * aw;
                 want += t;
                 magnitude += t.abs();
             }
-            let tol = reduction_tolerance(dtype, want, magnitude, k);
-            checker.check(get(dtype, out, idx), want, tol, || {
+            let tol = reduction_tolerance(dtype, want, magnitude, k) + underflow;
+            checker.check(get(dtype, out, idx) * sc, want, tol, || {
                 format!("C[{i},{j}] (expert {e})")
             });
         }

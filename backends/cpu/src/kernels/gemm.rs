@@ -41,7 +41,7 @@ fn problem<'a, T: Elem>(l: &mut Launch<'a>) -> Result<Problem<'a, T>, String> {
 }
 
 /// Rounds f32 sums into C after multiplying by `scale` (a no-op but for fp8).
-fn store<T: Elem>(acc: &[f32], scale: f32, dst: &mut [T]) {
+pub(super) fn store<T: Elem>(acc: &[f32], scale: f32, dst: &mut [T]) {
     if scale == 1.0 {
         return T::store(acc, dst);
     }

@@ -16,6 +16,8 @@ const STRIP: usize = 256;
 pub(crate) fn grouped<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
     let (n, k) = (l.count(0)?, l.count(1)?);
     let (tile0, tile_end) = (l.u32(2)? as usize, l.u32(3)? as usize);
+    // fp8's folded per-tensor scales (the optional fifth scalar).
+    let scale = if l.scalar_count() > 4 { l.f32(4)? } else { 1.0 };
     if tile0 > tile_end {
         return Err(format!("tiles {tile0}..{tile_end} run backwards"));
     }
@@ -66,7 +68,7 @@ pub(crate) fn grouped<T: Elem>(l: &mut Launch<'_>) -> KernelResult {
         let [_, r0, _] = tiles[t];
         let (j0, width) = (s * STRIP, STRIP.min(n - s * STRIP));
         for (r, row) in acc.chunks_exact(width).enumerate() {
-            T::store(row, &mut c[(r0 + r) * n + j0..][..width]);
+            super::gemm::store(row, scale, &mut c[(r0 + r) * n + j0..][..width]);
         }
     }
     Ok(())

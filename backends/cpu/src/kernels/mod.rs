@@ -120,7 +120,7 @@ fn builtin(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<Ker
             )),
         },
         "gemm_vendor" => Ok(by_dtype_fp8!(dtype, gemm::vendor)),
-        "gemm_grouped" => Ok(by_dtype!(dtype, grouped::grouped)),
+        "gemm_grouped" => Ok(by_dtype_fp8!(dtype, grouped::grouped)),
         "attn_prefill_scores" => Ok(by_dtype!(dtype, attention::prefill_scores)),
         "softmax_rows" => f32_only(attention::softmax_rows),
         "attn_prefill_pv" => Ok(by_dtype!(dtype, attention::prefill_pv)),

@@ -210,6 +210,11 @@ pub(crate) fn missing_feature(capabilities: &[u32], caps: &Caps) -> Option<&'sta
             caps.storage16,
             "storageBuffer16BitAccess",
         ),
+        (
+            CAPABILITY_STORAGE_8BIT,
+            caps.storage8,
+            "storageBuffer8BitAccess",
+        ),
     ]
     .into_iter()
     .find(|(cap, have, _)| capabilities.contains(cap) && !have)
