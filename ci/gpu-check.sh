@@ -82,8 +82,8 @@ both=$gpu; [ "$gpu" = cpu ] || both="$gpu,cpu"
 step "$scale suite on $both"
 run "$bin" run --backend "$both" --scale "$scale" --json "$out/quick.json" --progress lines
 
-step "figures: GEMM bf16/f16 tiled against vendor, fused prefill, split-KV decode"
-run "$bin" run --backend "$gpu" --workload gemm --variant tiled,vendor --dtype bf16,f16 "${gemm[@]}" \
+step "figures: GEMM bf16/f16/fp8 tiled against vendor, fused prefill, split-KV decode"
+run "$bin" run --backend "$gpu" --workload gemm --variant tiled,vendor --dtype bf16,f16,fp8e4m3,fp8e5m2 "${gemm[@]}" \
   --json "$out/gemm.json" --progress lines
 run "$bin" run --backend "$gpu" --workload attention.prefill --variant fused,vendor --dtype bf16 "${prefill[@]}" \
   --json "$out/prefill.json" --progress lines

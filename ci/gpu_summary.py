@@ -61,7 +61,7 @@ def main():
         return sorted({r["shape"] for r in (load(os.path.join(out, f"{name}.json")) or {}).get("results", [])})
 
     for shape in figure_shapes("gemm"):
-        for dtype in ("bf16", "f16"):
+        for dtype in ("bf16", "f16", "fp8e4m3", "fp8e5m2"):
             t, _ = best("gemm", "tiled", dtype, shape, "tflops")
             v, _ = best("gemm", "vendor", dtype, shape, "tflops")
             if t or v:
