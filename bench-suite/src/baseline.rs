@@ -45,10 +45,23 @@ fn for_device(report: &RunReport, info: &DeviceInfo) -> RunReport {
     }
 }
 
+/// What the gate found.
+#[derive(Debug, Default)]
+pub struct GateOutcome {
+    pub regressed: bool,
+    /// Keys of the cases the noise could not decide (worth measuring again).
+    pub ambiguous: Vec<String>,
+}
+
 /// Writes the baselines (`update`) or compares with them (`threshold` a fraction, as
-/// [`compare::threshold`] makes it). `Ok(true)` on a regression.
-pub fn gate(report: &RunReport, dir: &Path, update: bool, threshold: f64) -> Result<bool, String> {
-    let mut regressed = false;
+/// [`compare::threshold`] makes it).
+pub fn gate(
+    report: &RunReport,
+    dir: &Path,
+    update: bool,
+    threshold: f64,
+) -> Result<GateOutcome, String> {
+    let mut outcome = GateOutcome::default();
     for info in &report.devices {
         let path = path(dir, info);
         let mine = for_device(report, info);
@@ -75,10 +88,11 @@ pub fn gate(report: &RunReport, dir: &Path, update: bool, threshold: f64) -> Res
         println!("baseline {} against {}:", path.display(), info.key());
         println!("{}", compare::table(&rows, false));
         let verdict = compare::summary(&rows);
-        regressed |= verdict.is_err();
+        outcome.regressed |= verdict.is_err();
+        outcome.ambiguous.extend(compare::ambiguous(&rows));
         eprintln!("{}: {}", info.key(), verdict.unwrap_or_else(|e| e));
     }
-    Ok(regressed)
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
 //! `halbench compare BASE NEW`: the regression gate.
 //!
-//! Results are matched by key (device / workload / variant / dtype / shape). A timed pair
-//! is `slower` or `faster` only when the change in median exceeds both the threshold and
-//! the noise the two runs measured: the band is threshold + 2·sqrt(cv_base² + cv_new²), so a
-//! noisy machine widens it instead of crying wolf. Status changes are listed; a regression
-//! (slower, or passed → anything else) exits 1.
+//! Results are matched by key (device / workload / variant / dtype / shape). Each timed
+//! result knows its median to a precision p (the relative half-width of the median's 95%
+//! interval, `Timing::precision`), so the ratio new/base r is known to the interval
+//! [r·(1 − p_new)/(1 + p_base), r·(1 + p_new)/(1 − p_base)]. Against the threshold t:
+//! the whole interval above 1 + t is `slower`, below 1/(1 + t) `faster`, inside
+//! [1/(1 + t), 1 + t] `same`; an interval across a boundary is `ambiguous`: the noise
+//! cannot decide, and the gate measures such cases again more precisely before it decides
+//! (nvbench's compare has the same four: FAST, SLOW, SAME, AMBG). A result from before
+//! precision was recorded, or with under 6 samples, is taken as known to ±2·cv.
+//! Status changes are listed; a regression (slower, or passed → anything else) exits 1.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +26,8 @@ pub enum Verdict {
     Faster,
     Same,
     Slower,
+    /// The interval of the ratio crosses the threshold: the noise cannot decide.
+    Ambiguous,
     /// Passed before, not now.
     Broke,
     /// Did not pass before, passes now.
@@ -47,8 +54,10 @@ pub struct Comparison {
     pub new_median_s: Option<f64>,
     /// new / base median time; above 1 is slower.
     pub ratio: Option<f64>,
-    /// The relative change that counts as a real difference for this pair.
-    pub band: Option<f64>,
+    /// The 95% interval of the ratio, from both results' precision.
+    pub interval: Option<(f64, f64)>,
+    /// The smallest relative change that counts (a fraction).
+    pub threshold: f64,
     /// The pair's arithmetic changed between the runs (fp8 decoded to f32 in one, the
     /// device's fp8 in the other): their times measure different things, said beside the
     /// verdict.
@@ -113,8 +122,20 @@ pub fn summary(rows: &[Comparison]) -> Result<String, String> {
         .filter(|c| c.verdict.is_regression())
         .map(|c| c.key.as_str())
         .collect();
+    let undecided = rows
+        .iter()
+        .filter(|c| c.verdict == Verdict::Ambiguous)
+        .count();
+    let undecided = if undecided > 0 {
+        format!("; {undecided} ambiguous (the noise could not decide)")
+    } else {
+        String::new()
+    };
     if regressions.is_empty() {
-        Ok(format!("no regression ({} cases compared)", rows.len()))
+        Ok(format!(
+            "no regression ({} cases compared{undecided})",
+            rows.len()
+        ))
     } else {
         Err(format!(
             "{} regression(s): {}",
@@ -133,22 +154,26 @@ pub fn compare(base: &RunReport, new: &RunReport, threshold: f64) -> Vec<Compari
             let (old, now) = (b.get(key).copied(), n.get(key).copied());
             let median =
                 |r: Option<&CaseResult>| r.and_then(|r| r.timing.as_ref()).map(|t| t.median_s);
-            let cv =
-                |r: Option<&CaseResult>| r.and_then(|r| r.timing.as_ref()).map_or(0.0, |t| t.cv);
             let (bm, nm) = (median(old), median(now));
-            let band = threshold + 2.0 * (cv(old).powi(2) + cv(now).powi(2)).sqrt();
             let ratio = bm.zip(nm).filter(|(b, _)| *b > 0.0).map(|(b, n)| n / b);
+            let interval = ratio.map(|r| {
+                let (pb, pn) = (precision(old), precision(now));
+                (r * (1.0 - pn) / (1.0 + pb), r * (1.0 + pn) / (1.0 - pb))
+            });
             let passed = |r: Option<&CaseResult>| r.is_some_and(|r| r.status == Status::Passed);
             let verdict = match (old, now) {
                 (None, _) => Verdict::New,
                 (_, None) => Verdict::Missing,
                 _ if passed(old) && !passed(now) => Verdict::Broke,
                 _ if !passed(old) && passed(now) => Verdict::Fixed,
-                _ => match ratio {
+                _ => match interval {
                     None => Verdict::Untimed,
-                    Some(r) if r > 1.0 + band => Verdict::Slower,
-                    Some(r) if r < 1.0 / (1.0 + band) => Verdict::Faster,
-                    Some(_) => Verdict::Same,
+                    Some((lo, _)) if lo > 1.0 + threshold => Verdict::Slower,
+                    Some((_, hi)) if hi < 1.0 / (1.0 + threshold) => Verdict::Faster,
+                    Some((lo, hi)) if lo >= 1.0 / (1.0 + threshold) && hi <= 1.0 + threshold => {
+                        Verdict::Same
+                    }
+                    Some(_) => Verdict::Ambiguous,
                 },
             };
             Comparison {
@@ -159,10 +184,29 @@ pub fn compare(base: &RunReport, new: &RunReport, threshold: f64) -> Vec<Compari
                 base_median_s: bm,
                 new_median_s: nm,
                 ratio,
-                band: ratio.map(|_| band),
+                interval,
+                threshold,
                 arithmetic: arithmetic_change(old, now),
             }
         })
+        .collect()
+}
+
+/// How well a result knows its median: its recorded precision, else ±2·cv (results from
+/// before precision was recorded, or with too few samples for an interval); below 0.9, so
+/// the interval stays finite.
+fn precision(r: Option<&CaseResult>) -> f64 {
+    let Some(t) = r.and_then(|r| r.timing.as_ref()) else {
+        return 0.0;
+    };
+    t.precision.unwrap_or(2.0 * t.cv).clamp(0.0, 0.9)
+}
+
+/// The keys the noise could not decide, to measure again.
+pub fn ambiguous(rows: &[Comparison]) -> Vec<String> {
+    rows.iter()
+        .filter(|c| c.verdict == Verdict::Ambiguous)
+        .map(|c| c.key.clone())
         .collect()
 }
 
@@ -192,7 +236,7 @@ pub fn table(rows: &[Comparison], markdown: bool) -> String {
         )
     });
     let mut b = Builder::default();
-    b.push_record(["verdict", "case", "base", "new", "change", "noise band"]);
+    b.push_record(["verdict", "case", "base", "new", "change", "95% interval"]);
     let time = |t: Option<f64>| {
         t.map(crate::output::human_time)
             .unwrap_or_else(|| "-".into())
@@ -222,8 +266,8 @@ pub fn table(rows: &[Comparison], markdown: bool) -> String {
             c.ratio
                 .map(|r| format!("{:+.1}%", (r - 1.0) * 100.0))
                 .unwrap_or_else(|| "-".into()),
-            c.band
-                .map(|b| format!("±{:.1}%", b * 100.0))
+            c.interval
+                .map(|(lo, hi)| format!("{:+.1}%..{:+.1}%", (lo - 1.0) * 100.0, (hi - 1.0) * 100.0))
                 .unwrap_or_else(|| "-".into()),
         ]);
     }

@@ -14,34 +14,76 @@ use halbench_kernels::{Bound, Case, Scale};
 use crate::results::{CaseResult, Metrics, Status, Timing, TimingMethod};
 use crate::stats;
 
-/// How long to spend timing one case, and how many samples to aim for.
+/// How to sample one case: a time budget that sets the runs per sample and the first
+/// samples, then more samples until the median is known to `precision` or `cap` has passed.
+///
+/// Precision is the half-width of the median's distribution-free 95% interval relative to
+/// the median ([`stats::median_interval`]): 0.02 reads "this median is within ±2% of the
+/// median a longer run would find", about what the gate's 10% threshold needs to tell a
+/// change from noise with room to spare.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
+    /// Spread over `samples` samples: sets the runs per sample.
     pub time: Duration,
+    /// Samples every case gets (fewer only for a case slower than `time` allows).
     pub samples: u32,
+    /// Relative 95% half-width to sample to; `None`: `samples` samples and stop.
+    pub precision: Option<f64>,
+    /// Sampling time after which a case stops short of `precision` (and says so).
+    pub cap: Duration,
 }
 
 impl Budget {
+    /// Smoke (tests) takes 3 samples and stops. Quick asks ±2% within 1.5 s: 10 samples of
+    /// 30 ms each first, then up to 40 more; on this project's noisy 2-core VM most
+    /// fast cases reach it in 10-20 samples, and the cap bounds a quick suite's worst case.
+    /// Full asks ±1% within 10 s.
     pub fn for_scale(scale: Scale) -> Self {
         match scale {
             Scale::Smoke => Budget {
                 time: Duration::from_millis(20),
                 samples: 3,
+                precision: None,
+                cap: Duration::from_millis(20),
             },
             Scale::Quick => Budget {
                 time: Duration::from_millis(300),
                 samples: 10,
+                precision: Some(0.02),
+                cap: Duration::from_millis(1500),
             },
             Scale::Full => Budget {
                 time: Duration::from_secs(2),
                 samples: 20,
+                precision: Some(0.01),
+                cap: Duration::from_secs(10),
             },
+        }
+    }
+
+    /// The budget asking `precision` (a fraction), the rest as it was.
+    pub fn with_precision(self, precision: Option<f64>) -> Self {
+        Budget { precision, ..self }
+    }
+
+    /// For measuring again a case whose comparison the noise could not decide: half the
+    /// interval (about four times the samples, as the width shrinks with √n), four times
+    /// the cap.
+    pub fn tighter(self) -> Self {
+        Budget {
+            precision: Some(self.precision.unwrap_or(0.04) / 2.0),
+            samples: self.samples.max(10),
+            cap: self.cap.max(self.time) * 4,
+            ..self
         }
     }
 }
 
 /// The fewest samples any case gets, however slow.
 const MIN_SAMPLES: u32 = 3;
+
+/// The most samples one case takes, however fast.
+const MAX_SAMPLES: usize = 2000;
 
 /// Runs and times one case; never panics on device errors (they become `error` rows).
 pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseResult {
@@ -87,7 +129,7 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
     match outcome {
         Ok(Some(timing)) => {
             result.status = Status::Passed;
-            result.metrics = Some(metrics(case, &info, timing.median_s));
+            result.metrics = Some(metrics(case, &info, &timing));
             result.timing = Some(timing);
         }
         Ok(None) => {
@@ -156,9 +198,21 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget) -> Result<Timing> {
         let iterations = (per_sample / probe).clamp(1.0, 100_000.0) as u32;
         (iterations, budget.samples, Vec::new())
     };
-    while times.len() < samples as usize {
+    let started = std::time::Instant::now();
+    let target = budget.precision.filter(|p| *p > 0.0);
+    let precision = loop {
+        if times.len() >= samples as usize {
+            let mut sorted = times.clone();
+            sorted.sort_by(f64::total_cmp);
+            let precision = stats::relative_precision(&sorted);
+            let wanted = target.is_some_and(|t| precision > t);
+            if !wanted || started.elapsed() >= budget.cap || times.len() >= MAX_SAMPLES {
+                break precision;
+            }
+        }
         times.push(measure(prepared, iterations)?);
-    }
+    };
+    let capped = target.is_some_and(|t| precision > t);
     let s = stats::summarize(&times).unwrap_or(stats::Summary {
         median: probe,
         min: probe,
@@ -169,7 +223,7 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget) -> Result<Timing> {
     });
     Ok(Timing {
         method,
-        samples,
+        samples: times.len() as u32,
         iterations,
         median_s: s.median,
         min_s: s.min,
@@ -178,12 +232,17 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget) -> Result<Timing> {
         p90_s: s.p90,
         cv: s.cv,
         compile_s,
+        precision: precision.is_finite().then_some(precision),
+        precision_target: target,
+        capped,
+        sampling_s: started.elapsed().as_secs_f64(),
     })
 }
 
-fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, median_s: f64) -> Metrics {
+fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, timing: &Timing) -> Metrics {
     let cost = case.cost();
     let positive = |x: f64| (x > 0.0).then_some(x);
+    let (median_s, best_s) = (timing.median_s, timing.min_s.max(1e-12));
     let gbs = positive(cost.bytes).map(|b| b / median_s / 1e9);
     let tflops = positive(cost.flops).map(|f| f / median_s / 1e12);
     let (achieved, peak) = match case.workload.bound() {
@@ -196,6 +255,8 @@ fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, median_s: f64) -> Metri
         bytes: cost.bytes,
         gbs,
         tflops,
+        best_gbs: positive(cost.bytes).map(|b| b / best_s / 1e9),
+        best_tflops: positive(cost.flops).map(|f| f / best_s / 1e12),
         pct_of_peak: achieved.zip(peak).map(|(a, p)| 100.0 * a / p.value),
         peak_source: peak.map(|p| p.source.clone()),
         arithmetic_intensity: positive(cost.bytes).map(|b| cost.flops / b),

@@ -48,12 +48,13 @@ enum Command {
         /// Run only trials whose name contains this.
         filter: Option<String>,
     },
-    /// Compare two result files: faster / same / slower beyond threshold and noise, and
-    /// status changes. Exits 1 on a regression (the CI gate).
+    /// Compare two result files: faster / same / slower / ambiguous against the threshold
+    /// and both runs' precision, and status changes. Exits 1 on a regression (the CI gate).
     Compare {
         base: PathBuf,
         new: PathBuf,
-        /// Smallest change that counts, in percent (the runs' measured noise widens it).
+        /// Smallest change that counts, in percent: a change is slower or faster only when
+        /// its whole 95% interval is beyond it, ambiguous when the interval crosses it.
         #[arg(long, default_value_t = compare::DEFAULT_THRESHOLD)]
         threshold: f64,
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -83,9 +84,14 @@ pub struct RunArgs {
     /// Workload name or glob (`stream.*`, `gemm`); repeatable.
     #[arg(long)]
     pub workload: Vec<String>,
-    /// Comma-separated dtypes: f32, f16, bf16.
+    /// Comma-separated dtypes: f32, f16, bf16, fp8e4m3, fp8e5m2.
     #[arg(long, value_delimiter = ',')]
     pub dtype: Vec<String>,
+    /// Sample each case until its median is known to ± this many percent (95%
+    /// confidence) or the scale's time cap passes; 0: the scale's fixed sample count.
+    /// Default: quick 2, full 1, smoke a fixed 3 samples.
+    #[arg(long, value_name = "PERCENT")]
+    pub precision: Option<f64>,
     /// Comma-separated variants (naive, tiled, vendor, fused, split_kv, default).
     #[arg(long, value_delimiter = ',')]
     pub variant: Vec<String>,
@@ -111,7 +117,8 @@ pub struct RunArgs {
     /// With --baseline: write this run as the baselines instead of comparing.
     #[arg(long, requires = "baseline")]
     pub update_baseline: bool,
-    /// With --baseline: the smallest change that counts, in percent (noise widens it).
+    /// With --baseline: the smallest change that counts, in percent (cases the noise
+    /// cannot decide are measured again, more precisely).
     #[arg(long, default_value_t = compare::DEFAULT_THRESHOLD, requires = "baseline")]
     pub threshold: f64,
     /// Your source for a kernel of the kernel ABI, run as its own variant (`user:STEM`)
@@ -165,6 +172,9 @@ impl RunArgs {
             baseline: self.baseline,
             update_baseline: self.update_baseline,
             threshold: self.threshold,
+            precision: self.precision,
+            only: None,
+            tighter: false,
             kernels,
             progress: self.progress.mode(),
         })

@@ -32,12 +32,35 @@ fn opt(v: Option<f64>, digits: usize) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-const HEADER: [&str; 12] = [
-    "device", "workload", "variant", "dtype", "shape", "status", "median", "GB/s", "TFLOP/s",
-    "% peak", "cv %", "timer",
+/// Time, GB/s, TFLOP/s and % of peak are of the median sample; "best GB/s" is of the
+/// least time (what STREAM and BabelStream quote); "± %" is the median's 95% precision,
+/// `cap` where the time cap stopped sampling short of the target.
+const HEADER: [&str; 13] = [
+    "device",
+    "workload",
+    "variant",
+    "dtype",
+    "shape",
+    "status",
+    "median",
+    "GB/s",
+    "best GB/s",
+    "TFLOP/s",
+    "% peak",
+    "± %",
+    "timer",
 ];
 
-fn row(r: &CaseResult) -> [String; 12] {
+/// "1.2", "3.4 cap" (stopped short of the target), "-" (under 6 samples: no interval).
+fn precision(t: &crate::results::Timing) -> String {
+    match t.precision {
+        Some(p) if t.capped => format!("{:.1} cap", p * 100.0),
+        Some(p) => format!("{:.1}", p * 100.0),
+        None => "-".into(),
+    }
+}
+
+fn row(r: &CaseResult) -> [String; 13] {
     let t = r.timing.as_ref();
     let m = r.metrics.as_ref();
     let mut status = r.status.name().to_string();
@@ -60,9 +83,10 @@ fn row(r: &CaseResult) -> [String; 12] {
             (None, None) => "-".into(),
         },
         opt(m.and_then(|m| m.gbs), 1),
+        opt(m.and_then(|m| m.best_gbs), 1),
         opt(m.and_then(|m| m.tflops), 4),
         opt(m.and_then(|m| m.pct_of_peak), 1),
-        opt(t.map(|t| t.cv * 100.0), 1),
+        t.map(precision).unwrap_or_else(|| "-".into()),
         t.map(|t| format!("{:?}", t.method).to_lowercase())
             .unwrap_or_else(|| "-".into()),
     ]
@@ -171,11 +195,15 @@ pub fn csv(results: &[CaseResult]) -> Result<Vec<u8>, csv::Error> {
         "reason",
         "method",
         "median_s",
+        "min_s",
         "p10_s",
         "p90_s",
         "cv",
+        "precision",
         "gbs",
+        "best_gbs",
         "tflops",
+        "best_tflops",
         "pct_of_peak",
         "cache_resident",
     ])?;
@@ -195,11 +223,15 @@ pub fn csv(results: &[CaseResult]) -> Result<Vec<u8>, csv::Error> {
             t.map(|t| format!("{:?}", t.method).to_lowercase())
                 .unwrap_or_default(),
             num(t.map(|t| t.median_s)),
+            num(t.map(|t| t.min_s)),
             num(t.map(|t| t.p10_s)),
             num(t.map(|t| t.p90_s)),
             num(t.map(|t| t.cv)),
+            num(t.and_then(|t| t.precision)),
             num(m.and_then(|m| m.gbs)),
+            num(m.and_then(|m| m.best_gbs)),
             num(m.and_then(|m| m.tflops)),
+            num(m.and_then(|m| m.best_tflops)),
             num(m.and_then(|m| m.pct_of_peak)),
             m.map(|m| m.cache_resident.to_string()).unwrap_or_default(),
         ])?;

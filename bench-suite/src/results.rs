@@ -172,6 +172,19 @@ pub struct Timing {
     pub cv: f64,
     /// Compiling (or finding in the cache) the case's kernels; never inside a sample.
     pub compile_s: f64,
+    /// Half-width of the median's distribution-free 95% interval over the median
+    /// (order statistics: the binomial ranks n/2 ∓ 0.98·√n); absent below 6 samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<f64>,
+    /// The precision sampled to (`--precision`, or the scale's); absent: a fixed count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision_target: Option<f64>,
+    /// The time cap stopped sampling before the target was reached.
+    #[serde(default)]
+    pub capped: bool,
+    /// Wall time spent sampling (after the probe).
+    #[serde(default)]
+    pub sampling_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -184,6 +197,12 @@ pub struct Metrics {
     /// 1e12 FLOP per second at the median time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tflops: Option<f64>,
+    /// GB/s at the best (least) sample time: the statistic STREAM and BabelStream quote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_gbs: Option<f64>,
+    /// TFLOP/s at the best sample time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_tflops: Option<f64>,
     /// Percent of the vendor peak for what bounds the workload (bandwidth or compute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pct_of_peak: Option<f64>,

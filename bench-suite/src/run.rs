@@ -40,8 +40,16 @@ pub struct RunOptions {
     pub format: Format,
     pub baseline: Option<std::path::PathBuf>,
     pub update_baseline: bool,
-    /// Percent; noise widens it.
+    /// Percent: the smallest change the baseline gate counts.
     pub threshold: f64,
+    /// Percent: sample each case to this precision (0: a fixed sample count); `None`:
+    /// the scale's.
+    pub precision: Option<f64>,
+    /// Run only the cases with these keys ([`CaseResult::key`]); `None`: all selected.
+    pub only: Option<std::collections::BTreeSet<String>>,
+    /// Sample more precisely than the scale asks ([`Budget::tighter`]): the gate's second
+    /// look at a case the noise could not decide.
+    pub tighter: bool,
     /// Custom kernels, each run as its own variant beside the built-in ones.
     pub kernels: Vec<Arc<halbench_kernels::CustomKernel>>,
     /// How progress is shown on stderr (a bar in a terminal, lines in a log).
@@ -63,9 +71,36 @@ impl Default for RunOptions {
             baseline: None,
             update_baseline: false,
             threshold: crate::compare::DEFAULT_THRESHOLD,
+            precision: None,
+            only: None,
+            tighter: false,
             kernels: Vec::new(),
             progress: Mode::detect(),
         }
+    }
+}
+
+/// The scale's budget with `--precision` applied.
+fn budget(args: &RunOptions) -> Budget {
+    let budget = Budget::for_scale(args.scale);
+    let budget = match args.precision {
+        Some(p) => budget.with_precision((p > 0.0).then_some(p / 100.0)),
+        None => budget,
+    };
+    if args.tighter {
+        budget.tighter()
+    } else {
+        budget
+    }
+}
+
+/// `--precision` as a usage error before the run.
+fn check_precision(percent: Option<f64>) -> Result<(), UsageError> {
+    match percent {
+        Some(p) if !(p.is_finite() && (0.0..100.0).contains(&p)) => Err(UsageError(format!(
+            "--precision must be a percentage in [0, 100), got {p}"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -139,6 +174,9 @@ pub struct Outcome {
 /// Runs the selection and saves the JSON and CSV; prints only progress. Errors are the
 /// exit code to leave with (usage, or a file that cannot be written).
 pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
+    if let Err(e) = check_precision(args.precision) {
+        return Err(usage(e));
+    }
     let explicit = !args.backend.is_empty();
     let backends = match select::backends(registry::backends(), &args.backend) {
         Ok(b) => b,
@@ -184,7 +222,19 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
         match backend.devices() {
             Ok(infos) => {
                 for info in infos {
-                    let cases = selection.cases(&info);
+                    let mut cases = selection.cases(&info);
+                    if let Some(only) = &args.only {
+                        let key = info.key();
+                        cases.retain(|c| {
+                            only.contains(&format!(
+                                "{key}/{}/{}/{}/{}",
+                                c.workload.name(),
+                                c.variant_name(),
+                                c.dtype.name(),
+                                c.shape
+                            ))
+                        });
+                    }
                     plan.push((backend.clone(), info, cases));
                 }
             }
@@ -216,7 +266,7 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
 
     let total: usize = plan.iter().map(|(_, _, c)| c.len()).sum();
     let progress = Progress::new(total, args.progress);
-    let budget = Budget::for_scale(args.scale);
+    let budget = budget(args);
 
     // Open every device, then run case i on every device before case i + 1: the same case
     // is measured on all devices seconds apart, so their ratio is not skewed by a shared
@@ -343,7 +393,7 @@ pub fn run(args: RunOptions) -> ExitCode {
         }
     }
     if let Some(dir) = &args.baseline {
-        match baseline::gate(&report, dir, args.update_baseline, threshold) {
+        match gate_with_second_look(&args, report, dir, threshold) {
             Ok(regressed) => failed |= regressed,
             Err(e) => return fail(e),
         }
@@ -353,6 +403,49 @@ pub fn run(args: RunOptions) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Compares with the baselines; cases the noise could not decide are measured again,
+/// more precisely, and the gate decides on the new figures (saved over the old in
+/// `--json`).
+fn gate_with_second_look(
+    args: &RunOptions,
+    mut report: RunReport,
+    dir: &std::path::Path,
+    threshold: f64,
+) -> Result<bool, String> {
+    let first = baseline::gate(&report, dir, args.update_baseline, threshold)?;
+    if first.ambiguous.is_empty() {
+        return Ok(first.regressed);
+    }
+    let again = RunOptions {
+        only: Some(first.ambiguous.iter().cloned().collect()),
+        tighter: true,
+        json: None,
+        csv: None,
+        ..args.clone()
+    };
+    let target = budget(&again).precision.unwrap_or(0.0) * 100.0;
+    eprintln!(
+        "{} case(s) the noise could not decide: measuring them again to ±{target:.1}%",
+        first.ambiguous.len()
+    );
+    let Outcome { report: second, .. } = execute(&again)
+        .map_err(|_| "the second look at the ambiguous cases could not run".to_string())?;
+    for r in second
+        .results
+        .into_iter()
+        .filter(|r| !r.workload.is_empty())
+    {
+        let key = r.key();
+        if let Some(slot) = report.results.iter_mut().find(|o| o.key() == key) {
+            *slot = r;
+        }
+    }
+    if let Some(path) = &args.json {
+        save(&report, path)?;
+    }
+    Ok(baseline::gate(&report, dir, false, threshold)?.regressed)
 }
 
 pub(crate) fn save(report: &RunReport, path: &std::path::Path) -> Result<(), String> {

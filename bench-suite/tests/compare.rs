@@ -1,6 +1,6 @@
 //! `halbench compare`: the regression gate's verdicts and exit codes. The base comes from a
-//! real smoke run; its measured noise is then set to a known 2% so the verdicts do not
-//! depend on how busy the test machine is.
+//! real smoke run; its measured precision is then set to a known ±1% (cv 2%) so the
+//! verdicts do not depend on how busy the test machine is.
 
 mod common;
 
@@ -10,7 +10,7 @@ use common::{halbench, scratch};
 
 use serde_json::Value;
 
-/// A real smoke run, with every case's cv set to 0.02.
+/// A real smoke run, with every case's precision set to 0.01 and cv to 0.02.
 fn base(dir: &Path) -> Value {
     let path = dir.join("base.json");
     let out = halbench(&[
@@ -32,6 +32,7 @@ fn base(dir: &Path) -> Value {
     let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     for r in doc["results"].as_array_mut().unwrap() {
         r["timing"]["cv"] = 0.02.into();
+        r["timing"]["precision"] = 0.01.into();
     }
     doc
 }
@@ -83,6 +84,47 @@ fn twice_as_slow_is_a_regression_named_in_the_output() {
     barely["results"][2]["timing"]["median_s"] = (1.05 * median).into();
     let (code, _, _) = compare(&save(&d, "a.json", &doc), &save(&d, "c.json", &barely));
     assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_change_the_noise_cannot_decide_is_ambiguous_and_not_a_regression() {
+    let d = scratch("ambiguous");
+    let doc = base(&d);
+    let median = doc["results"][2]["timing"]["median_s"].as_f64().unwrap();
+    // 12% slower, each median known to ±1%: the ratio's interval (1.097, 1.142) crosses
+    // the 10% threshold.
+    let mut near = doc.clone();
+    near["results"][2]["timing"]["median_s"] = (1.12 * median).into();
+    let (code, stdout, stderr) = compare(&save(&d, "a.json", &doc), &save(&d, "b.json", &near));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("| ambiguous"), "{stdout}");
+    assert!(stderr.contains("1 ambiguous"), "{stderr}");
+    // Known to ±0.5% each, the same 12% is decided: slower.
+    let mut precise = doc.clone();
+    let mut near_precise = near.clone();
+    for d in [&mut precise, &mut near_precise] {
+        d["results"][2]["timing"]["precision"] = 0.005.into();
+    }
+    let (code, stdout, _) = compare(
+        &save(&d, "c.json", &precise),
+        &save(&d, "e.json", &near_precise),
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("| slower"), "{stdout}");
+    // A 2x slowdown known only to ±30% (a noisy case) is still beyond doubt.
+    let mut noisy = doc.clone();
+    noisy["results"][2]["timing"]["median_s"] = (2.0 * median).into();
+    noisy["results"][2]["timing"]["precision"] = 0.3.into();
+    let (code, stdout, _) = compare(&save(&d, "a.json", &doc), &save(&d, "f.json", &noisy));
+    assert_eq!(code, Some(1), "{stdout}");
+    // A result from before precision was recorded is taken as known to ±2·cv.
+    let mut old = doc.clone();
+    for r in old["results"].as_array_mut().unwrap() {
+        r["timing"].as_object_mut().unwrap().remove("precision");
+    }
+    let (code, stdout, _) = compare(&save(&d, "g.json", &old), &save(&d, "h.json", &near));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("| ambiguous"), "{stdout}");
 }
 
 #[test]
@@ -177,6 +219,7 @@ fn run_with_a_baseline_records_compares_and_gates() {
     for r in doc["results"].as_array_mut().unwrap() {
         r["timing"]["median_s"] = (r["timing"]["median_s"].as_f64().unwrap() / 10.0).into();
         r["timing"]["cv"] = 0.0.into();
+        r["timing"]["precision"] = 0.0.into();
     }
     std::fs::write(&file, serde_json::to_string(&doc).unwrap()).unwrap();
     let out = run(&[]);
@@ -186,6 +229,24 @@ fn run_with_a_baseline_records_compares_and_gates() {
         stderr.contains("cpu:0/peak.fma/default/f32/n=1000"),
         "{stderr}"
     );
+
+    // A baseline known only to ±90%: every case is ambiguous, is measured again more
+    // precisely (the JSON holds the second look's figures), stays undecided, and passes.
+    for r in doc["results"].as_array_mut().unwrap() {
+        r["timing"]["median_s"] = (r["timing"]["median_s"].as_f64().unwrap() * 10.0).into();
+        r["timing"]["precision"] = 0.9.into();
+    }
+    std::fs::write(&file, serde_json::to_string(&doc).unwrap()).unwrap();
+    let json = d.join("second.json");
+    let out = run(&["--json", json.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("measuring them again"), "{stderr}");
+    assert!(stderr.contains("ambiguous"), "{stderr}");
+    let second: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for r in second["results"].as_array().unwrap() {
+        assert!(r["timing"]["precision_target"].as_f64().is_some(), "{r}");
+    }
 
     // A device with no baseline passes, saying so.
     std::fs::remove_file(&file).unwrap();
