@@ -2,7 +2,8 @@
 # The regression gate, measured side by side. It builds the reference revision (the one
 # that recorded results/baselines/, its `run.git_revision`) next to this one, runs the
 # gate's cases with both binaries on this machine in one job, and fails when this build is
-# slower than the reference beyond the threshold and the noise band (halbench compare).
+# slower than the reference beyond the threshold, the whole 95% interval of the ratio
+# (halbench compare).
 #
 # Why side by side: a stored baseline is a figure from another machine on another day.
 # CI runs on shared VMs whose speed differs by 20-60% from one to the next (measured: the
@@ -10,8 +11,9 @@
 # baseline reads as a regression. Two builds measured minutes apart on one machine see the
 # same machine, so the ratio between them is the build's own.
 #
-# A regression is measured again in the reverse order (this build first, then the
-# reference) before it fails the job: a shared machine can have a bad minute, and a real
+# A regression, or a case the noise could not decide (compare's `ambiguous`), is measured
+# again in the reverse order (this build first, then the reference) and to a tighter
+# precision before the job is decided: a shared machine can have a bad minute, and a real
 # regression is still there the second time. Then the gate proves it would catch a 2x
 # slowdown: a copy of the run with every time doubled must fail `halbench compare`.
 #
@@ -56,8 +58,13 @@ git worktree add --detach -q "$base_tree" "$ref"
 CARGO_TARGET_DIR=target/gate-reference cargo build --release -q --manifest-path "$base_tree/Cargo.toml" --bin halbench
 ref_bin=target/gate-reference/release/halbench
 
+# The second look samples to ±1% (quick asks ±2%); a reference built before --precision
+# existed takes its fixed sample count.
+precise=()
 measure() { # measure BINARY OUT.json
-  "$1" run "${cases[@]}" --json "$2" --format markdown >/dev/null
+  local extra=()
+  if [ ${#precise[@]} -gt 0 ] && "$1" run --help | grep -q -- --precision; then extra=("${precise[@]}"); fi
+  "$1" run "${cases[@]}" "${extra[@]}" --json "$2" --format markdown >/dev/null
 }
 gate() { # gate ORDER: "ref-first" or "new-first"
   if [ "$1" = ref-first ]; then
@@ -69,8 +76,13 @@ gate() { # gate ORDER: "ref-first" or "new-first"
   fi
   "$bin" compare "$out/ref.json" "$out/run.json" --threshold "$threshold"
 }
-if ! gate ref-first; then
-  echo "regression gate: regressions found; measuring again, this build first" >&2
+ambiguous() { # the first look left cases the noise could not decide
+  "$bin" compare "$out/ref.json" "$out/run.json" --threshold "$threshold" --format json 2>/dev/null |
+    python3 -c "import json,sys; sys.exit(0 if any(c['verdict']=='ambiguous' for c in json.load(sys.stdin)) else 1)"
+}
+if ! gate ref-first || ambiguous; then
+  echo "regression gate: regressions or ambiguous cases; measuring again to ±1%, this build first" >&2
+  precise=(--precision 1)
   gate new-first
 fi
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use halbench_hal::{Device, Error, Result};
 use halbench_kernels::executor::{self, Prepared};
-use halbench_kernels::{Bound, Case, Scale};
+use halbench_kernels::{Bound, CacheState, Case, Scale};
 
 use crate::results::{CaseResult, Metrics, Status, Timing, TimingMethod};
 use crate::stats;
@@ -31,6 +31,8 @@ pub struct Budget {
     pub precision: Option<f64>,
     /// Sampling time after which a case stops short of `precision` (and says so).
     pub cap: Duration,
+    /// The cache state samples start from; `None`: the workload's default for the shape.
+    pub cache: Option<CacheState>,
 }
 
 impl Budget {
@@ -45,18 +47,21 @@ impl Budget {
                 samples: 3,
                 precision: None,
                 cap: Duration::from_millis(20),
+                cache: None,
             },
             Scale::Quick => Budget {
                 time: Duration::from_millis(300),
                 samples: 10,
                 precision: Some(0.02),
                 cap: Duration::from_millis(1500),
+                cache: None,
             },
             Scale::Full => Budget {
                 time: Duration::from_secs(2),
                 samples: 20,
                 precision: Some(0.01),
                 cap: Duration::from_secs(10),
+                cache: None,
             },
         }
     }
@@ -124,7 +129,8 @@ pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseRes
         if !passed {
             return Ok(None);
         }
-        time(&mut prepared, budget).map(Some)
+        let cache = budget.cache.unwrap_or_else(|| case.default_cache());
+        time(&mut prepared, budget, cache).map(Some)
     })();
     match outcome {
         Ok(Some(timing)) => {
@@ -157,7 +163,7 @@ pub fn time_plan(
     budget: Budget,
 ) -> Result<(Vec<u8>, Timing)> {
     let (mut prepared, output) = first_run(device, plan)?;
-    let timing = time(&mut prepared, budget)?;
+    let timing = time(&mut prepared, budget, budget.cache.unwrap_or_default())?;
     Ok((output, timing))
 }
 
@@ -178,7 +184,82 @@ fn measure(prepared: &mut Prepared<'_>, iterations: u32) -> Result<f64> {
     Ok(elapsed.as_secs_f64() / f64::from(iterations))
 }
 
-fn time(prepared: &mut Prepared<'_>, budget: Budget) -> Result<Timing> {
+fn time(prepared: &mut Prepared<'_>, budget: Budget, cache: CacheState) -> Result<Timing> {
+    let evictor = match cache {
+        CacheState::Cold => Some(Evictor::new(prepared.device())?),
+        CacheState::Warm => None,
+    };
+    let timing = sample(prepared, budget, evictor.as_ref());
+    if let Some(e) = evictor {
+        e.free(prepared.device());
+    }
+    let mut timing = timing?;
+    timing.cache = cache;
+    Ok(timing)
+}
+
+/// Evicts the device's caches: a copy between two buffers of twice the last-level cache
+/// each (at least 8 MiB, at most an eighth of the memory), run and waited for outside
+/// the timed window. A copy rather than a host-side write, so that it evicts the cache
+/// the device reads through, whichever device (a GPU's L2, a CPU's L3).
+struct Evictor {
+    kernel: halbench_hal::Kernel,
+    src: halbench_hal::Buffer,
+    dst: halbench_hal::Buffer,
+    elements: u32,
+}
+
+impl Evictor {
+    fn new(device: &mut dyn Device) -> Result<Self> {
+        let info = device.info();
+        let want = (2 * info.last_level_cache_bytes).max(8 << 20);
+        let limit = if info.memory_bytes > 0 {
+            info.memory_bytes / 8
+        } else {
+            want
+        };
+        let elements = (want.min(limit) / 4).min(u64::from(u32::MAX)) as u32;
+        let bytes = u64::from(elements) * 4;
+        let kernel = executor::compile(device, "stream_copy", halbench_hal::DType::F32, &[])?;
+        let src = device.alloc(bytes)?;
+        let dst = match device.alloc(bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = device.free(src);
+                return Err(e);
+            }
+        };
+        Ok(Evictor {
+            kernel,
+            src,
+            dst,
+            elements,
+        })
+    }
+
+    fn evict(&self, device: &mut dyn Device) -> Result<()> {
+        let dims = halbench_kernels::element_dims(device.info(), u64::from(self.elements));
+        let args = [
+            halbench_hal::Arg::Buffer(&self.src),
+            halbench_hal::Arg::Buffer(&self.dst),
+            halbench_hal::Arg::U32(self.elements),
+        ];
+        device.launch(&self.kernel, dims, &args)?;
+        device.sync()
+    }
+
+    fn free(self, device: &mut dyn Device) {
+        // A device that fails to free is already reporting errors elsewhere.
+        let _ = device.free(self.src);
+        let _ = device.free(self.dst);
+    }
+}
+
+fn sample(
+    prepared: &mut Prepared<'_>,
+    budget: Budget,
+    evictor: Option<&Evictor>,
+) -> Result<Timing> {
     let compile_s = prepared.compile_time.as_secs_f64();
     let method = if prepared.device_timed() {
         TimingMethod::Device
@@ -187,13 +268,23 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget) -> Result<Timing> {
     };
     // The validation run has already warmed caches, clocks and lazy driver work. Probe
     // one run; a case slower than the budget allows keeps that run as its first sample.
-    let probe = measure(prepared, 1)?.max(1e-9);
+    let cold = evictor.is_some();
+    let take = |prepared: &mut Prepared<'_>, iterations: u32| -> Result<f64> {
+        if let Some(e) = evictor {
+            e.evict(prepared.device())?;
+        }
+        measure(prepared, iterations)
+    };
+    let probe = take(prepared, 1)?.max(1e-9);
     let per_sample = budget.time.as_secs_f64() / f64::from(budget.samples);
     let slow = probe * f64::from(budget.samples) > budget.time.as_secs_f64();
     let (iterations, samples, mut times) = if slow {
         let samples =
             ((budget.time.as_secs_f64() / probe) as u32).clamp(MIN_SAMPLES, budget.samples);
         (1, samples, vec![probe])
+    } else if cold {
+        // Each run must start cold: one run a sample.
+        (1, budget.samples, vec![probe])
     } else {
         let iterations = (per_sample / probe).clamp(1.0, 100_000.0) as u32;
         (iterations, budget.samples, Vec::new())
@@ -210,7 +301,7 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget) -> Result<Timing> {
                 break precision;
             }
         }
-        times.push(measure(prepared, iterations)?);
+        times.push(take(prepared, iterations)?);
     };
     let capped = target.is_some_and(|t| precision > t);
     let s = stats::summarize(&times).unwrap_or(stats::Summary {
@@ -236,6 +327,7 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget) -> Result<Timing> {
         precision_target: target,
         capped,
         sampling_s: started.elapsed().as_secs_f64(),
+        cache: CacheState::Warm,
     })
 }
 

@@ -92,6 +92,13 @@ pub struct RunArgs {
     /// Default: quick 2, full 1, smoke a fixed 3 samples.
     #[arg(long, value_name = "PERCENT")]
     pub precision: Option<f64>,
+    /// The cache state each sample starts from: warm (after a run of the same case) or
+    /// cold (after a copy of twice the last-level cache, outside the timed window; one run
+    /// a sample). Default: cold for decode (attention.decode/paged/kv8, gemm.wq, GEMM with
+    /// M ≤ 16: serving reads their data after the other layers evicted it), warm for the
+    /// rest.
+    #[arg(long, value_parser = parse_cache)]
+    pub cache: Option<halbench_kernels::CacheState>,
     /// Comma-separated variants (naive, tiled, vendor, fused, split_kv, default).
     #[arg(long, value_delimiter = ',')]
     pub variant: Vec<String>,
@@ -173,12 +180,17 @@ impl RunArgs {
             update_baseline: self.update_baseline,
             threshold: self.threshold,
             precision: self.precision,
+            cache: self.cache,
             only: None,
             tighter: false,
             kernels,
             progress: self.progress.mode(),
         })
     }
+}
+
+fn parse_cache(s: &str) -> Result<halbench_kernels::CacheState, String> {
+    s.parse()
 }
 
 /// `NAME=PATH[@LAUNCH]`: a kernel file for canonical kernel NAME, with an optional launch

@@ -185,6 +185,9 @@ pub struct Timing {
     /// Wall time spent sampling (after the probe).
     #[serde(default)]
     pub sampling_s: f64,
+    /// The cache state each sample started from (`--cache`, or the workload's default).
+    #[serde(default)]
+    pub cache: halbench_kernels::CacheState,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -45,6 +45,8 @@ pub struct RunOptions {
     /// Percent: sample each case to this precision (0: a fixed sample count); `None`:
     /// the scale's.
     pub precision: Option<f64>,
+    /// The cache state samples start from; `None`: each workload's default.
+    pub cache: Option<halbench_kernels::CacheState>,
     /// Run only the cases with these keys ([`CaseResult::key`]); `None`: all selected.
     pub only: Option<std::collections::BTreeSet<String>>,
     /// Sample more precisely than the scale asks ([`Budget::tighter`]): the gate's second
@@ -72,6 +74,7 @@ impl Default for RunOptions {
             update_baseline: false,
             threshold: crate::compare::DEFAULT_THRESHOLD,
             precision: None,
+            cache: None,
             only: None,
             tighter: false,
             kernels: Vec::new(),
@@ -82,7 +85,8 @@ impl Default for RunOptions {
 
 /// The scale's budget with `--precision` applied.
 fn budget(args: &RunOptions) -> Budget {
-    let budget = Budget::for_scale(args.scale);
+    let mut budget = Budget::for_scale(args.scale);
+    budget.cache = args.cache;
     let budget = match args.precision {
         Some(p) => budget.with_precision((p > 0.0).then_some(p / 100.0)),
         None => budget,

@@ -37,7 +37,7 @@ pub use check::Validation;
 pub use custom::{CustomKernel, KernelOrigin, LaunchShape};
 pub use plan::Plan;
 pub use shape::{Shape, ShapeKind};
-pub use workloads::{all, ExpertLoad};
+pub use workloads::{all, element_dims, ExpertLoad};
 
 /// How big and how many cases: `smoke` for tests (milliseconds), `quick` for the
 /// default run (a few minutes on a laptop CPU), `full` for the real measurement.
@@ -95,6 +95,49 @@ pub struct Cost {
     pub launches: f64,
 }
 
+/// The cache state each timed sample starts from (`--cache`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheState {
+    /// Samples follow runs of the same case back to back: its data is wherever the last
+    /// run left it (cached, if it fits).
+    #[default]
+    Warm,
+    /// Before each sample, outside the timed window, the device copies a buffer of twice
+    /// its last-level cache, so no sample starts with its data cached; one run a sample.
+    Cold,
+}
+
+impl CacheState {
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheState::Warm => "warm",
+            CacheState::Cold => "cold",
+        }
+    }
+}
+
+impl FromStr for CacheState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "warm" => Ok(CacheState::Warm),
+            "cold" => Ok(CacheState::Cold),
+            other => Err(format!("unknown cache state `{other}` (warm, cold)")),
+        }
+    }
+}
+
 /// One workload: a family of cases and everything needed to run and judge them.
 pub trait Workload: Sync {
     /// `stream.triad`, `gemm`, `attention.prefill`, …
@@ -115,6 +158,13 @@ pub trait Workload: Sync {
     fn cache_resident(&self, shape: &Shape, info: &DeviceInfo) -> bool {
         let _ = (shape, info);
         false
+    }
+    /// The cache state a case is timed from unless `--cache` says otherwise: warm, except
+    /// where serving reads the data cold (decode: each step's weights and KV cache were
+    /// evicted by the other layers' since the last step).
+    fn default_cache(&self, shape: &Shape) -> CacheState {
+        let _ = shape;
+        CacheState::Warm
     }
     /// Whether the scale's own suite runs `variant` at one of its shapes (a shape the
     /// user gives runs every variant). Lets a quick suite leave out pairs that say little
@@ -268,6 +318,10 @@ impl Case {
 
     pub fn cost(&self) -> Cost {
         self.workload.cost(&self.shape, self.dtype)
+    }
+
+    pub fn default_cache(&self) -> CacheState {
+        self.workload.default_cache(&self.shape)
     }
 
     pub fn emulated(&self, info: &DeviceInfo) -> Option<String> {

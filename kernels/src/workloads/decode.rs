@@ -28,6 +28,11 @@ fn splits(x: &Dimensions, info: &DeviceInfo) -> u64 {
 }
 
 impl Workload for Decode {
+    /// Cold: a decode step reads its KV cache after the other layers evicted it.
+    fn default_cache(&self, _shape: &Shape) -> crate::CacheState {
+        crate::CacheState::Cold
+    }
+
     fn name(&self) -> &'static str {
         "attention.decode"
     }

@@ -27,6 +27,17 @@ fn g(m: u64, n: u64, k: u64) -> Shape {
 }
 
 impl Workload for Gemm {
+    /// Cold at decode shapes (M ≤ 16: a step streams its weights, which the other
+    /// layers' evicted since the last step); warm otherwise, where a compute-bound GEMM
+    /// reuses each tile from cache many times and the first touch is noise.
+    fn default_cache(&self, shape: &Shape) -> crate::CacheState {
+        if shape.get("m") <= 16 {
+            crate::CacheState::Cold
+        } else {
+            crate::CacheState::Warm
+        }
+    }
+
     fn name(&self) -> &'static str {
         "gemm"
     }

@@ -87,6 +87,11 @@ impl Format {
 }
 
 impl Workload for Kv8 {
+    /// Cold: a decode step reads its KV cache after the other layers evicted it.
+    fn default_cache(&self, _shape: &Shape) -> crate::CacheState {
+        crate::CacheState::Cold
+    }
+
     fn name(&self) -> &'static str {
         "attention.kv8"
     }

@@ -15,6 +15,7 @@ mod wq;
 use crate::Workload;
 
 pub use grouped::ExpertLoad;
+pub use stream::element_dims;
 
 static ALL: [&dyn Workload; 17] = [
     &stream::Stream(stream::Op::Copy),

@@ -263,6 +263,11 @@ fn u32_bytes(values: impl IntoIterator<Item = u32>) -> Vec<u8> {
 }
 
 impl Workload for Paged {
+    /// Cold: a decode step reads its KV cache after the other layers evicted it.
+    fn default_cache(&self, _shape: &Shape) -> crate::CacheState {
+        crate::CacheState::Cold
+    }
+
     fn name(&self) -> &'static str {
         "attention.paged"
     }

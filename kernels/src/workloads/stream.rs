@@ -22,7 +22,7 @@ const THREADS: u32 = 256;
 ///   a task, and fewer, larger tasks cost less to schedule.
 ///
 /// Always at most MAX_GROUPS groups: the kernels loop.
-fn element_dims(info: &DeviceInfo, n: u64) -> Dims {
+pub fn element_dims(info: &DeviceInfo, n: u64) -> Dims {
     let cap = info.max_threads_per_group.max(1);
     let (threads, per_thread) = match launch_class(info) {
         LaunchClass::Lanes => (info.subgroup_size.min(cap), 2048),

@@ -75,6 +75,12 @@ impl Sizes {
 }
 
 impl Workload for WeightQuantGemm {
+    /// Cold: a decode step streams its quantised weights after the other layers evicted
+    /// them.
+    fn default_cache(&self, _shape: &Shape) -> crate::CacheState {
+        crate::CacheState::Cold
+    }
+
     fn name(&self) -> &'static str {
         "gemm.wq"
     }
