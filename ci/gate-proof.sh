@@ -46,16 +46,16 @@ json.dump(a, open(f"{sys.argv[1]}.json", "w"))
 PY
 }
 # The gate's second look: a comparison the noise could not decide is measured again to
-# ±1% (and four times the cap) before it is decided, as `run --baseline` does.
+# ±1% within 6 s a case before it is decided, as `run --baseline` does.
 decide() { # decide NAME BACKENDS [ENV…]
   local name=$1
   measure "$@"
   if "$bin" compare "$out/base.json" "$out/$name.json" --threshold "$threshold" --format json 2>/dev/null |
     python3 -c "import json,sys; sys.exit(0 if any(c['verdict']=='ambiguous' for c in json.load(sys.stdin)) else 1)"; then
-    extra=(--precision 1)
+    extra=(--precision 1 --time-cap 6)
     measure "$@"
     extra=()
-    echo "gate-proof: $name had ambiguous cases: measured again to ±1%" >&2
+    echo "gate-proof: $name had ambiguous cases: measured again to ±1% within 6 s a case" >&2
   fi
 }
 verdicts() { # verdicts BASE NEW LABEL

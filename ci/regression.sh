@@ -58,12 +58,12 @@ git worktree add --detach -q "$base_tree" "$ref"
 CARGO_TARGET_DIR=target/gate-reference cargo build --release -q --manifest-path "$base_tree/Cargo.toml" --bin halbench
 ref_bin=target/gate-reference/release/halbench
 
-# The second look samples to ±1% (quick asks ±2%); a reference built before --precision
+# The second look samples to ±1% (quick asks ±2%) within 6 s a case; a reference built before --precision
 # existed takes its fixed sample count.
 precise=()
 measure() { # measure BINARY OUT.json
   local extra=()
-  if [ ${#precise[@]} -gt 0 ] && "$1" run --help | grep -q -- --precision; then extra=("${precise[@]}"); fi
+  if [ ${#precise[@]} -gt 0 ] && "$1" run --help | grep -q -- --time-cap; then extra=("${precise[@]}"); fi
   "$1" run "${cases[@]}" "${extra[@]}" --json "$2" --format markdown >/dev/null
 }
 gate() { # gate ORDER: "ref-first" or "new-first"
@@ -81,8 +81,8 @@ ambiguous() { # the first look left cases the noise could not decide
     python3 -c "import json,sys; sys.exit(0 if any(c['verdict']=='ambiguous' for c in json.load(sys.stdin)) else 1)"
 }
 if ! gate ref-first || ambiguous; then
-  echo "regression gate: regressions or ambiguous cases; measuring again to ±1%, this build first" >&2
-  precise=(--precision 1)
+  echo "regression gate: regressions or ambiguous cases; measuring again to ±1% within 6 s a case, this build first" >&2
+  precise=(--precision 1 --time-cap 6)
   gate new-first
 fi
 

@@ -8,7 +8,8 @@
 //! [1/(1 + t), 1 + t] `same`; an interval across a boundary is `ambiguous`: the noise
 //! cannot decide, and the gate measures such cases again more precisely before it decides
 //! (nvbench's compare has the same four: FAST, SLOW, SAME, AMBG). A result from before
-//! precision was recorded, or with under 6 samples, is taken as known to ±2·cv.
+//! precision was recorded, or with under 6 samples, is taken as known to the larger of
+//! ±2·cv and ± half its range.
 //! Status changes are listed; a regression (slower, or passed → anything else) exits 1.
 
 use std::collections::BTreeMap;
@@ -192,14 +193,22 @@ pub fn compare(base: &RunReport, new: &RunReport, threshold: f64) -> Vec<Compari
         .collect()
 }
 
-/// How well a result knows its median: its recorded precision, else ±2·cv (results from
-/// before precision was recorded, or with too few samples for an interval); below 0.9, so
-/// the interval stays finite.
+/// How well a result knows its median: its recorded precision; else (results from
+/// before precision was recorded, or under 6 samples, too few for a 95% interval) the
+/// larger of 2·cv and half the samples' range over the median (for 3 samples, the range
+/// is the median's 75% interval). Below 0.9, so the interval stays finite.
 fn precision(r: Option<&CaseResult>) -> f64 {
     let Some(t) = r.and_then(|r| r.timing.as_ref()) else {
         return 0.0;
     };
-    t.precision.unwrap_or(2.0 * t.cv).clamp(0.0, 0.9)
+    let half_range = if t.median_s > 0.0 {
+        (t.max_s - t.min_s) / 2.0 / t.median_s
+    } else {
+        0.0
+    };
+    t.precision
+        .unwrap_or((2.0 * t.cv).max(half_range))
+        .clamp(0.0, 0.9)
 }
 
 /// The keys the noise could not decide, to measure again.

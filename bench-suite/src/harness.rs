@@ -189,12 +189,16 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget, cache: CacheState) -> Resul
         CacheState::Cold => Some(Evictor::new(prepared.device())?),
         CacheState::Warm => None,
     };
+    let monitor =
+        crate::telemetry::Monitor::start(crate::telemetry::for_device(prepared.device().info()));
     let timing = sample(prepared, budget, evictor.as_ref());
+    let telemetry = monitor.finish();
     if let Some(e) = evictor {
         e.free(prepared.device());
     }
     let mut timing = timing?;
     timing.cache = cache;
+    timing.telemetry = Some(telemetry);
     Ok(timing)
 }
 
@@ -328,7 +332,16 @@ fn sample(
         capped,
         sampling_s: started.elapsed().as_secs_f64(),
         cache: CacheState::Warm,
+        telemetry: None,
     })
+}
+
+/// Work per joule (giga-units) over the sampling window, where the energy is known: the
+/// window's runs times the work of one, over its energy.
+fn per_joule(timing: &Timing, work: f64) -> Option<f64> {
+    let energy = timing.telemetry.as_ref()?.energy_j.filter(|e| *e > 0.0)?;
+    let runs = f64::from(timing.samples) * f64::from(timing.iterations);
+    (work > 0.0).then(|| work * runs / energy / 1e9)
 }
 
 fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, timing: &Timing) -> Metrics {
@@ -348,6 +361,8 @@ fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, timing: &Timing) -> Met
         gbs,
         tflops,
         best_gbs: positive(cost.bytes).map(|b| b / best_s / 1e9),
+        gflops_per_joule: per_joule(timing, cost.flops),
+        gb_per_joule: per_joule(timing, cost.bytes),
         best_tflops: positive(cost.flops).map(|f| f / best_s / 1e12),
         pct_of_peak: achieved.zip(peak).map(|(a, p)| 100.0 * a / p.value),
         peak_source: peak.map(|p| p.source.clone()),

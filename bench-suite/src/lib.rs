@@ -33,6 +33,7 @@ pub mod roofline;
 pub mod run;
 pub mod select;
 pub mod stats;
+pub mod telemetry;
 
 pub use run::{execute, Outcome, RunOptions};
 

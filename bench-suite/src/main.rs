@@ -99,6 +99,10 @@ pub struct RunArgs {
     /// rest.
     #[arg(long, value_parser = parse_cache)]
     pub cache: Option<halbench_kernels::CacheState>,
+    /// Seconds of sampling after which a case stops short of --precision (and says so).
+    /// Default: quick 1.5, full 10.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_cap: Option<f64>,
     /// Comma-separated variants (naive, tiled, vendor, fused, split_kv, default).
     #[arg(long, value_delimiter = ',')]
     pub variant: Vec<String>,
@@ -181,6 +185,7 @@ impl RunArgs {
             threshold: self.threshold,
             precision: self.precision,
             cache: self.cache,
+            time_cap: self.time_cap,
             only: None,
             tighter: false,
             kernels,

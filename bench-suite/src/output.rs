@@ -160,6 +160,46 @@ pub fn notes(results: &[CaseResult]) -> Vec<String> {
             emulated.len()
         ));
     }
+    out.extend(telemetry_notes(results));
+    out
+}
+
+/// Per device: what its sensors could not read (once), and the throttled cases.
+fn telemetry_notes(results: &[CaseResult]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for r in results {
+        let Some(t) = r.timing.as_ref().and_then(|t| t.telemetry.as_ref()) else {
+            continue;
+        };
+        if t.throttled == Some(true) {
+            out.push(format!(
+                "throttled {}: clock {:.0}-{:.0} MHz while it sampled",
+                r.key(),
+                t.clock_mhz_min.unwrap_or(0.0),
+                t.clock_mhz_max.unwrap_or(0.0)
+            ));
+        }
+        if !t.not_available.is_empty() && seen.insert(r.device.clone()) {
+            // Quantities with one reason together: "energy, power (no RAPL …)".
+            let mut by_reason: Vec<(&str, Vec<&str>)> = Vec::new();
+            for (q, why) in &t.not_available {
+                match by_reason.iter_mut().find(|(w, _)| *w == why.as_str()) {
+                    Some((_, qs)) => qs.push(q),
+                    None => by_reason.push((why, vec![q])),
+                }
+            }
+            let what: Vec<String> = by_reason
+                .iter()
+                .map(|(why, qs)| format!("{} ({why})", qs.join(", ")))
+                .collect();
+            out.push(format!(
+                "telemetry on {}: not available: {}",
+                r.device,
+                what.join("; ")
+            ));
+        }
+    }
     out
 }
 

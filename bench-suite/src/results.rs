@@ -188,6 +188,10 @@ pub struct Timing {
     /// The cache state each sample started from (`--cache`, or the workload's default).
     #[serde(default)]
     pub cache: halbench_kernels::CacheState,
+    /// Clocks, temperature, power and energy while the case sampled (what the platform
+    /// exposes; the rest under `not_available`, with the reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<crate::telemetry::Telemetry>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -206,6 +210,12 @@ pub struct Metrics {
     /// TFLOP/s at the best sample time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_tflops: Option<f64>,
+    /// GFLOP per joule over the sampling window, where the energy is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gflops_per_joule: Option<f64>,
+    /// GB moved per joule, where the energy is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gb_per_joule: Option<f64>,
     /// Percent of the vendor peak for what bounds the workload (bandwidth or compute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pct_of_peak: Option<f64>,

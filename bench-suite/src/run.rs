@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub precision: Option<f64>,
     /// The cache state samples start from; `None`: each workload's default.
     pub cache: Option<halbench_kernels::CacheState>,
+    /// Seconds: the sampling time cap; `None`: the scale's.
+    pub time_cap: Option<f64>,
     /// Run only the cases with these keys ([`CaseResult::key`]); `None`: all selected.
     pub only: Option<std::collections::BTreeSet<String>>,
     /// Sample more precisely than the scale asks ([`Budget::tighter`]): the gate's second
@@ -75,6 +77,7 @@ impl Default for RunOptions {
             threshold: crate::compare::DEFAULT_THRESHOLD,
             precision: None,
             cache: None,
+            time_cap: None,
             only: None,
             tighter: false,
             kernels: Vec::new(),
@@ -87,6 +90,9 @@ impl Default for RunOptions {
 fn budget(args: &RunOptions) -> Budget {
     let mut budget = Budget::for_scale(args.scale);
     budget.cache = args.cache;
+    if let Some(cap) = args.time_cap {
+        budget.cap = std::time::Duration::from_secs_f64(cap);
+    }
     let budget = match args.precision {
         Some(p) => budget.with_precision((p > 0.0).then_some(p / 100.0)),
         None => budget,
@@ -98,12 +104,15 @@ fn budget(args: &RunOptions) -> Budget {
     }
 }
 
-/// `--precision` as a usage error before the run.
-fn check_precision(percent: Option<f64>) -> Result<(), UsageError> {
-    match percent {
-        Some(p) if !(p.is_finite() && (0.0..100.0).contains(&p)) => Err(UsageError(format!(
+/// `--precision` and `--time-cap` as usage errors before the run.
+fn check_sampling(percent: Option<f64>, cap: Option<f64>) -> Result<(), UsageError> {
+    match (percent, cap) {
+        (Some(p), _) if !(p.is_finite() && (0.0..100.0).contains(&p)) => Err(UsageError(format!(
             "--precision must be a percentage in [0, 100), got {p}"
         ))),
+        (_, Some(c)) if !(c.is_finite() && (0.0..=86_400.0).contains(&c)) => Err(UsageError(
+            format!("--time-cap must be seconds in [0, 86400], got {c}"),
+        )),
         _ => Ok(()),
     }
 }
@@ -178,7 +187,7 @@ pub struct Outcome {
 /// Runs the selection and saves the JSON and CSV; prints only progress. Errors are the
 /// exit code to leave with (usage, or a file that cannot be written).
 pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
-    if let Err(e) = check_precision(args.precision) {
+    if let Err(e) = check_sampling(args.precision, args.time_cap) {
         return Err(usage(e));
     }
     let explicit = !args.backend.is_empty();

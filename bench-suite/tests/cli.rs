@@ -67,6 +67,85 @@ fn unknown_variant_is_a_usage_error() {
 }
 
 #[test]
+fn bad_precision_or_cache_is_a_usage_error() {
+    let dir = scratch("precision");
+    let json = dir.join("out.json");
+    let j = json.to_str().unwrap();
+    refused(
+        &halbench(&["run", "--precision=-1", "--json", j]),
+        2,
+        "--precision must be a percentage",
+    );
+    refused(
+        &halbench(&["run", "--precision", "nan", "--json", j]),
+        2,
+        "--precision must be a percentage",
+    );
+    refused(
+        &halbench(&["run", "--time-cap=-3", "--json", j]),
+        2,
+        "--time-cap must be seconds",
+    );
+    refused(
+        &halbench(&["run", "--cache", "lukewarm", "--json", j]),
+        2,
+        "unknown cache state `lukewarm` (warm, cold)",
+    );
+    no_files_in(&dir);
+}
+
+/// `--cache cold` and `--precision` reach every result; each workload family's default
+/// cache state is recorded where none is asked.
+#[test]
+fn cache_state_and_precision_are_recorded() {
+    let dir = scratch("cache");
+    let json = dir.join("r.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--backend",
+            "cpu",
+            "--scale",
+            "smoke",
+            "--workload",
+            "gemm",
+            "--variant",
+            "tiled",
+            "--dtype",
+            "f32",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = halbench(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        doc["results"].as_array().unwrap().clone()
+    };
+    for r in run(&["--cache", "cold", "--precision", "5"]) {
+        let t = &r["timing"];
+        assert_eq!(t["cache"], "cold", "{r}");
+        assert_eq!(t["iterations"], 1, "one run a sample when cold: {r}");
+        assert_eq!(t["precision_target"], 0.05, "{r}");
+        assert!(t["samples"].as_u64().unwrap() >= 3, "{r}");
+    }
+    // Defaults: cold at decode shapes (m ≤ 16), warm for the rest; smoke's fixed count.
+    for r in run(&[]) {
+        let m: u64 = r["shape"].as_str().unwrap().split(',').next().unwrap()[2..]
+            .parse()
+            .unwrap();
+        let want = if m <= 16 { "cold" } else { "warm" };
+        assert_eq!(r["timing"]["cache"], want, "{r}");
+        assert!(r["timing"].get("precision_target").is_none(), "{r}");
+    }
+}
+
+#[test]
 fn zero_shape_is_a_usage_error() {
     refused(
         &halbench(&["run", "--shape", "m=0,n=16,k=16"]),

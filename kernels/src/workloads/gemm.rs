@@ -31,10 +31,9 @@ impl Workload for Gemm {
     /// layers' evicted since the last step); warm otherwise, where a compute-bound GEMM
     /// reuses each tile from cache many times and the first touch is noise.
     fn default_cache(&self, shape: &Shape) -> crate::CacheState {
-        if shape.get("m") <= 16 {
-            crate::CacheState::Cold
-        } else {
-            crate::CacheState::Warm
+        match shape {
+            Shape::Gemm { m, .. } if *m <= 16 => crate::CacheState::Cold,
+            _ => crate::CacheState::Warm,
         }
     }
 
