@@ -6,8 +6,11 @@
 #   - the CPU beside a load that takes a share of both cores (--hog PERCENT, default 30:
 #     a busy/sleep loop per core): a smaller, real slowdown;
 #   - unchanged, several times (false alarms).
-# Each is compared with the first run (`halbench compare --threshold`), and a table is
-# printed: case, slowdown injected, verdict, precision reached, time spent sampling.
+# Each is measured right after a fresh run of the unchanged configuration and compared
+# with it (`halbench compare --threshold`), side by side as ci/regression.sh measures: on
+# a shared VM whose speed drifts by tens of percent over minutes, a base measured once at
+# the start would be compared with a different machine. A table is printed: case,
+# slowdown injected, verdict, precision reached, time spent sampling.
 #
 #   ci/gate-proof.sh [--reruns N] [--threshold PERCENT] [--hog PERCENT] [--backend LIST]
 set -euo pipefail
@@ -47,10 +50,13 @@ PY
 }
 # The gate's second look: a comparison the noise could not decide is measured again to
 # ±1% within 6 s a case before it is decided, as `run --baseline` does.
-decide() { # decide NAME BACKENDS [ENV…]
-  local name=$1
+before=true # what to do between the base and the changed run
+decide() { # decide NAME BACKENDS [ENV…]: a fresh base-NAME, then NAME
+  local name=$1 b=$2
+  measure "base-$name" "$b"
+  $before
   measure "$@"
-  if "$bin" compare "$out/base.json" "$out/$name.json" --threshold "$threshold" --format json 2>/dev/null |
+  if { "$bin" compare "$out/base-$name.json" "$out/$name.json" --threshold "$threshold" --format json 2>/dev/null || true; } |
     python3 -c "import json,sys; sys.exit(0 if any(c['verdict']=='ambiguous' for c in json.load(sys.stdin)) else 1)"; then
     extra=(--precision 1 --time-cap 6)
     measure "$@"
@@ -58,7 +64,8 @@ decide() { # decide NAME BACKENDS [ENV…]
     echo "gate-proof: $name had ambiguous cases: measured again to ±1% within 6 s a case" >&2
   fi
 }
-verdicts() { # verdicts BASE NEW LABEL
+verdicts() { # verdicts NEW LABEL, against base-NEW
+  set -- "base-$1" "$1" "$2"
   "$bin" compare "$out/$1.json" "$out/$2.json" --threshold "$threshold" --format json >"$out/$2.cmp.json" 2>/dev/null || true
   python3 - "$out/$2.cmp.json" "$out/$2.json" "$3" <<'PY'
 import json, sys
@@ -80,14 +87,14 @@ PY
 }
 
 echo "gate-proof: threshold ${threshold}%, $cores cores, backends $backends, results in $out" >&2
-measure base "$backends"
 echo "| case | injected | new/base | verdict | precision | sampling |"
 echo "|---|---|---|---|---|---|"
 decide threads "$backends" RAYON_NUM_THREADS=$half POCL_MAX_PTHREAD_COUNT=$half LP_NUM_THREADS=$half
-verdicts base threads "$half of $cores threads"
+verdicts threads "$half of $cores threads"
 
-# A load on every core, busy $hog% of each 10 ms.
+# A load on every core, busy $hog% of each 10 ms, started after the base is measured.
 hogs=()
+start_hogs() {
 for _ in $(seq "$cores"); do
   python3 -c "
 import time
@@ -99,13 +106,16 @@ while True:
     time.sleep(period - busy)" &
   hogs+=($!)
 done
+}
 trap 'kill "${hogs[@]}" 2>/dev/null || true' EXIT
+before=start_hogs
 decide hog cpu
+before=true
 kill "${hogs[@]}" 2>/dev/null || true
 wait 2>/dev/null || true
-verdicts base hog "load ${hog}% of each core"
+verdicts hog "load ${hog}% of each core"
 
 for i in $(seq "$reruns"); do
   decide "rerun$i" "$backends"
-  verdicts base "rerun$i" "none (rerun $i)"
+  verdicts "rerun$i" "none (rerun $i)"
 done

@@ -77,7 +77,7 @@ gate() { # gate ORDER: "ref-first" or "new-first"
   "$bin" compare "$out/ref.json" "$out/run.json" --threshold "$threshold"
 }
 ambiguous() { # the first look left cases the noise could not decide
-  "$bin" compare "$out/ref.json" "$out/run.json" --threshold "$threshold" --format json 2>/dev/null |
+  { "$bin" compare "$out/ref.json" "$out/run.json" --threshold "$threshold" --format json 2>/dev/null || true; } |
     python3 -c "import json,sys; sys.exit(0 if any(c['verdict']=='ambiguous' for c in json.load(sys.stdin)) else 1)"
 }
 if ! gate ref-first || ambiguous; then
