@@ -189,16 +189,12 @@ fn time(prepared: &mut Prepared<'_>, budget: Budget, cache: CacheState) -> Resul
         CacheState::Cold => Some(Evictor::new(prepared.device())?),
         CacheState::Warm => None,
     };
-    let monitor =
-        crate::telemetry::Monitor::start(crate::telemetry::for_device(prepared.device().info()));
     let timing = sample(prepared, budget, evictor.as_ref());
-    let telemetry = monitor.finish();
     if let Some(e) = evictor {
         e.free(prepared.device());
     }
     let mut timing = timing?;
     timing.cache = cache;
-    timing.telemetry = Some(telemetry);
     Ok(timing)
 }
 
@@ -293,6 +289,11 @@ fn sample(
         let iterations = (per_sample / probe).clamp(1.0, 100_000.0) as u32;
         (iterations, budget.samples, Vec::new())
     };
+    // The sensors watch the sampling loop only (not the probe), so the energy is of the
+    // runs counted below.
+    let before = times.len();
+    let monitor =
+        crate::telemetry::Monitor::start(crate::telemetry::for_device(prepared.device().info()));
     let started = std::time::Instant::now();
     let target = budget.precision.filter(|p| *p > 0.0);
     let precision = loop {
@@ -305,8 +306,16 @@ fn sample(
                 break precision;
             }
         }
-        times.push(take(prepared, iterations)?);
+        match take(prepared, iterations) {
+            Ok(t) => times.push(t),
+            Err(e) => {
+                monitor.finish();
+                return Err(e);
+            }
+        }
     };
+    let mut telemetry = monitor.finish();
+    telemetry.runs = ((times.len() - before) as u64) * u64::from(iterations);
     let capped = target.is_some_and(|t| precision > t);
     let s = stats::summarize(&times).unwrap_or(stats::Summary {
         median: probe,
@@ -332,16 +341,18 @@ fn sample(
         capped,
         sampling_s: started.elapsed().as_secs_f64(),
         cache: CacheState::Warm,
-        telemetry: None,
+        telemetry: Some(telemetry),
     })
 }
 
 /// Work per joule (giga-units) over the sampling window, where the energy is known: the
-/// window's runs times the work of one, over its energy.
+/// window's runs times the work of one, over its energy. Not for a cold case, whose
+/// window's energy includes the evicting copies.
 fn per_joule(timing: &Timing, work: f64) -> Option<f64> {
-    let energy = timing.telemetry.as_ref()?.energy_j.filter(|e| *e > 0.0)?;
-    let runs = f64::from(timing.samples) * f64::from(timing.iterations);
-    (work > 0.0).then(|| work * runs / energy / 1e9)
+    let t = timing.telemetry.as_ref()?;
+    let energy = t.energy_j.filter(|e| *e > 0.0)?;
+    (work > 0.0 && t.runs > 0 && timing.cache == CacheState::Warm)
+        .then(|| work * t.runs as f64 / energy / 1e9)
 }
 
 fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, timing: &Timing) -> Metrics {

@@ -238,15 +238,8 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
                     let mut cases = selection.cases(&info);
                     if let Some(only) = &args.only {
                         let key = info.key();
-                        cases.retain(|c| {
-                            only.contains(&format!(
-                                "{key}/{}/{}/{}/{}",
-                                c.workload.name(),
-                                c.variant_name(),
-                                c.dtype.name(),
-                                c.shape
-                            ))
-                        });
+                        // A case's Display is the key less the device.
+                        cases.retain(|c| only.contains(&format!("{key}/{c}")));
                     }
                     plan.push((backend.clone(), info, cases));
                 }

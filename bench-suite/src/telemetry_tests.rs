@@ -159,6 +159,9 @@ fn a_monitor_reads_while_the_case_runs() {
             BTreeMap::new()
         }
     }
+    // A source with nothing to read gets no thread, and says why for each quantity.
+    let idle = Monitor::start(Box::new(NoSensors("none here".into()))).finish();
+    assert_eq!((idle.window_s, idle.not_available.len()), (0.0, 4));
     let m = Monitor::start(Box::new(Ramp(0.0)));
     std::thread::sleep(PERIOD * 4);
     let t = m.finish();

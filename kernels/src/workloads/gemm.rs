@@ -32,7 +32,7 @@ impl Workload for Gemm {
     /// reuses each tile from cache many times and the first touch is noise.
     fn default_cache(&self, shape: &Shape) -> crate::CacheState {
         match shape {
-            Shape::Gemm { m, .. } if *m <= 16 => crate::CacheState::Cold,
+            Shape::Gemm { m, .. } if *m <= SMALL_M => crate::CacheState::Cold,
             _ => crate::CacheState::Warm,
         }
     }
@@ -163,11 +163,11 @@ impl Workload for Gemm {
         let (_, n, k) = mnk(shape);
         let (n, k) = (n as usize, k as usize);
         let (a, b) = (plan.data(0), plan.data(1));
-        // Values are codes times their tensor's scale (1 but for fp8).
-        let ab = data::input_scale(dtype).powi(2);
-        let sc = fp8_output_scale(dtype, k as u64);
-        // Below the type's smallest subnormal a rounding's error is absolute.
-        let underflow = 0.5 * dtype.min_positive() * sc;
+        let ProductScales {
+            inputs: ab,
+            output: sc,
+            underflow,
+        } = ProductScales::new(dtype, k as u64);
         let mut checker = Checker::new();
         for idx in data::sample(out.len() / dtype.size(), 4096, seed("gemm.sample")) {
             let (i, j) = (idx / n, idx % n);
@@ -199,6 +199,27 @@ pub(crate) fn fp8_output_scale(dtype: DType, k: u64) -> f64 {
     }
     let bound = 4.0 * (k.max(1) as f64).sqrt();
     f64::powi(2.0, (bound / dtype.max_finite()).log2().ceil() as i32)
+}
+
+/// How a GEMM's check reads its codes (the scales are 1 but for fp8): a product of two
+/// input codes times `inputs` is the product of their values; an output code times
+/// `output` is its value; below the type's smallest subnormal a rounding's error is
+/// absolute, up to `underflow`.
+pub(crate) struct ProductScales {
+    pub inputs: f64,
+    pub output: f64,
+    pub underflow: f64,
+}
+
+impl ProductScales {
+    pub(crate) fn new(dtype: DType, k: u64) -> Self {
+        let output = fp8_output_scale(dtype, k);
+        ProductScales {
+            inputs: data::input_scale(dtype).powi(2),
+            output,
+            underflow: 0.5 * dtype.min_positive() * output,
+        }
+    }
 }
 
 /// The one scalar an fp8 GEMM kernel multiplies its f32 sums by before rounding: sa·sb/sc.

@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::attention::{buf, u32_arg};
-use super::gemm::{fp8_kernel_scale, fp8_output_scale};
+use super::gemm::{fp8_kernel_scale, ProductScales};
 use crate::check::{reduction_tolerance, Checker, Validation};
 use crate::data::{self, get, seed, Rng};
 use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
@@ -333,9 +333,11 @@ impl Workload for Grouped {
         let offsets = x.offsets();
         let (a, w) = (plan.data(0), plan.data(1));
         // Codes times their tensor's scale (1 but for fp8), as gemm's check.
-        let aw = data::input_scale(dtype).powi(2);
-        let sc = fp8_output_scale(dtype, k as u64);
-        let underflow = 0.5 * dtype.min_positive() * sc;
+        let ProductScales {
+            inputs: aw,
+            output: sc,
+            underflow,
+        } = ProductScales::new(dtype, k as u64);
         let mut checker = Checker::new();
         let total = x.total_rows() as usize * n;
         for idx in data::sample(total, 4096, seed("gemm.sample")) {
