@@ -15,6 +15,7 @@
 //! tell a page that rendered from one that failed.
 
 mod charts;
+mod curve;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -160,6 +161,40 @@ fn page(sources: &[Source]) -> Result<String, String> {
         }
     }
 
+    // Memory curves: every device's stream.sweep, one chart.
+    let mut curves: Vec<curve::Curve> = Vec::new();
+    for s in sources {
+        for info in &s.report.devices {
+            let key = info.key();
+            let points: Vec<(u64, f64, f64)> = s
+                .report
+                .results
+                .iter()
+                .filter(|r| r.device == key && r.workload == "stream.sweep")
+                .filter(|r| r.status == Status::Passed)
+                .filter_map(|r| {
+                    let n: u64 = r.shape.strip_prefix("n=")?.parse().ok()?;
+                    let m = r.metrics.as_ref()?;
+                    Some((4 * n, m.gbs?, m.best_gbs.or(m.gbs)?))
+                })
+                .collect();
+            if !points.is_empty() {
+                curves.push(curve::Curve {
+                    series: series_name(sources, s, &key),
+                    llc_bytes: Some(info.last_level_cache_bytes),
+                    points,
+                });
+            }
+        }
+    }
+    if let Some(svg) = curve::chart(&curves)? {
+        charts += 1;
+        let _ = writeln!(
+            body,
+            "<h2>Memory curves</h2>\n<figure class=\"curve\">{svg}<figcaption>stream.sweep: one array read again and again, 256 MiB a run; median (solid) and best run (dashed) GB/s by working set; dashed verticals: each device's last-level cache</figcaption></figure>"
+        );
+    }
+
     // Decode batch sweeps (`halbench roofline --preset/--layer`).
     let sweeps: Vec<(&Source, &BatchSweep)> = sources
         .iter()
@@ -194,7 +229,7 @@ fn page(sources: &[Source]) -> Result<String, String> {
             .report
             .results
             .iter()
-            .filter(|r| r.status == Status::Passed)
+            .filter(|r| r.status == Status::Passed && r.workload != "stream.sweep")
         {
             if let Some((value, unit)) = figure(r) {
                 workloads.entry(&r.workload).or_default().push(charts::Bar {

@@ -354,8 +354,9 @@ fn smoke_run_writes_valid_json_csv_and_markdown() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["schema_version"], 1);
     let results = doc["results"].as_array().unwrap();
-    // 5 stream cases + gemm: 5 shapes × 3 variants × 2 dtypes.
-    assert_eq!(results.len(), 5 + 30);
+    // 7 stream cases (5 kernels, the memory curve's 2 smoke sizes) + gemm: 5 shapes ×
+    // 3 variants × 2 dtypes.
+    assert_eq!(results.len(), 7 + 30);
     for r in results {
         assert_eq!(r["status"], "passed", "{r}");
         assert!(r["timing"]["median_s"].as_f64().unwrap() > 0.0);

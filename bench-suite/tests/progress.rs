@@ -36,18 +36,18 @@ fn smoke(extra: &[&str]) -> (String, String) {
 fn a_log_gets_one_line_per_finished_case() {
     let (stdout, stderr) = smoke(&[]);
     let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with('[')).collect();
-    assert_eq!(lines.len(), 5, "one line per stream case:\n{stderr}");
+    assert_eq!(lines.len(), 7, "one line per stream case:\n{stderr}");
     for (i, line) in lines.iter().enumerate() {
-        assert!(line.starts_with(&format!("[{:>4}/5", i + 1)), "{line}");
+        assert!(line.starts_with(&format!("[{:>4}/7", i + 1)), "{line}");
         assert!(line.contains(" passed "), "{line}");
         assert!(line.contains("cpu:0 stream."), "{line}");
         assert!(line.contains("GB/s"), "{line}");
     }
     // The estimate of the time left appears while cases remain, not on the last line.
     assert!(lines[0].contains("left]"), "{}", lines[0]);
-    assert!(!lines[4].contains("left]"), "{}", lines[4]);
+    assert!(!lines[6].contains("left]"), "{}", lines[6]);
     // Progress stays on stderr: the table on stdout is untouched.
-    assert!(!stdout.contains("[   1/5"), "{stdout}");
+    assert!(!stdout.contains("[   1/7"), "{stdout}");
 }
 
 #[test]

@@ -27,3 +27,29 @@ extern "C" __global__ void stream_dot(const float* __restrict__ a, const float* 
     sum = block_reduce(sum, false, scratch);
     if (lid == 0) partial[g] = sum;
 }
+
+// The memory curve: block g reads its contiguous share of a `reps` times and writes its
+// sum to partial[slot·groups + g]; threads read coalesced with four accumulators, each pass
+// summed afresh, keeping the largest of the equal pass sums (every pass's loads count; the
+// answer is rounded as one sum).
+extern "C" __global__ void stream_sweep(const float* __restrict__ a, float* __restrict__ partial, uint n, uint reps, uint slot) {
+    __shared__ float scratch[MAX_GROUP];
+    size_t groups = gridDim.x, g = blockIdx.x, lid = threadIdx.x, lsz = blockDim.x;
+    size_t share = (n + groups - 1) / groups;
+    size_t lo = min((size_t)n, g * share), hi = min((size_t)n, lo + share);
+    float best = __int_as_float(0xff800000); // -inf: NVRTC has no math header
+    for (uint r = 0; r < reps; r++) {
+        float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+        size_t i = lo + lid;
+        for (; i + 3 * lsz < hi; i += 4 * lsz) {
+            acc0 += a[i];
+            acc1 += a[i + lsz];
+            acc2 += a[i + 2 * lsz];
+            acc3 += a[i + 3 * lsz];
+        }
+        for (; i < hi; i += lsz) acc0 += a[i];
+        best = fmaxf(best, (acc0 + acc1) + (acc2 + acc3));
+    }
+    float sum = block_reduce(best, false, scratch);
+    if (lid == 0) partial[slot * groups + g] = sum;
+}

@@ -38,3 +38,40 @@ __kernel void stream_dot(__global const float* restrict a, __global const float*
     sum = group_sum(sum, scratch);
     if (lid == 0) partial[g] = sum;
 }
+
+// The memory curve: group g reads its contiguous share of a `reps` times and writes its
+// sum to partial[slot·groups + g]. Each pass sums afresh into four float4 accumulators (so
+// add latency never limits a read from L1), and each accumulator keeps the largest of its
+// equal pass sums (a vector max a pass): every pass's loads count, and the answer is
+// rounded as one sum, not `reps`. Work-items take 16 consecutive floats and stride by the
+// group.
+__kernel void stream_sweep(__global const float* restrict a, __global float* restrict partial,
+                           uint n, uint reps, uint slot) {
+    __local float scratch[MAX_GROUP];
+    size_t groups = get_num_groups(0), g = get_group_id(0);
+    size_t lid = get_local_id(0), lsz = get_local_size(0);
+    size_t share = (n + groups - 1) / groups;
+    size_t lo = min((size_t)n, g * share), hi = min((size_t)n, lo + share);
+    size_t vec_end = lo + (hi - lo) / 16 * 16;
+    float4 best0 = (float4)(-INFINITY), best1 = best0, best2 = best0, best3 = best0;
+    float best_tail = -INFINITY;
+    for (uint r = 0; r < reps; r++) {
+        float4 acc0 = (float4)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        float tail = 0.0f;
+        for (size_t i = lo + lid * 16; i < vec_end; i += lsz * 16) {
+            acc0 += vload4(0, a + i);
+            acc1 += vload4(1, a + i);
+            acc2 += vload4(2, a + i);
+            acc3 += vload4(3, a + i);
+        }
+        for (size_t i = vec_end + lid; i < hi; i += lsz) tail += a[i];
+        best0 = fmax(best0, acc0);
+        best1 = fmax(best1, acc1);
+        best2 = fmax(best2, acc2);
+        best3 = fmax(best3, acc3);
+        best_tail = fmax(best_tail, tail);
+    }
+    float4 best = (best0 + best1) + (best2 + best3);
+    float sum = group_sum((best.x + best.y) + (best.z + best.w) + best_tail, scratch);
+    if (lid == 0) partial[slot * groups + g] = sum;
+}

@@ -23,6 +23,7 @@ const FILES: &[(&str, &[&str])] = &[
             "stream_add",
             "stream_triad",
             "stream_dot",
+            "stream_sweep",
         ],
     ),
     (
@@ -137,6 +138,7 @@ fn spirv(name: &str, dtype: DType) -> Option<&'static [u8]> {
         "stream_add",
         "stream_triad",
         "stream_dot",
+        "stream_sweep",
         "softmax_rows",
         "latency_empty",
         "test_index",

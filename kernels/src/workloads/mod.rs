@@ -9,6 +9,7 @@ mod latency;
 mod paged;
 mod peak;
 mod stream;
+mod sweep;
 mod transfer;
 mod wq;
 
@@ -17,12 +18,13 @@ use crate::Workload;
 pub use grouped::ExpertLoad;
 pub use stream::element_dims;
 
-static ALL: [&dyn Workload; 17] = [
+static ALL: [&dyn Workload; 18] = [
     &stream::Stream(stream::Op::Copy),
     &stream::Stream(stream::Op::Scale),
     &stream::Stream(stream::Op::Add),
     &stream::Stream(stream::Op::Triad),
     &stream::Stream(stream::Op::Dot),
+    &sweep::Sweep,
     &transfer::Transfer(transfer::Direction::HostToDevice),
     &transfer::Transfer(transfer::Direction::DeviceToHost),
     &transfer::Transfer(transfer::Direction::DeviceToDevice),

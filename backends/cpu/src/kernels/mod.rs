@@ -108,6 +108,7 @@ fn builtin(name: &str, dtype: DType, defines: &[(String, String)]) -> Result<Ker
         "stream_add" => f32_only(stream::add),
         "stream_triad" => f32_only(stream::triad),
         "stream_dot" => f32_only(stream::dot),
+        "stream_sweep" => f32_only(stream::sweep),
         "gemm_naive" => Ok(by_dtype_fp8!(dtype, gemm::naive)),
         "gemm_tiled" => Ok(by_dtype_fp8!(dtype, gemm::tiled)),
         "gemm_small_m" => Ok(by_dtype_fp8!(dtype, gemm::small_m)),
