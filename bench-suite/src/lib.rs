@@ -34,6 +34,7 @@ pub mod run;
 pub mod select;
 pub mod stats;
 pub mod telemetry;
+pub mod telemetry_nvml;
 
 pub use run::{execute, Outcome, RunOptions};
 

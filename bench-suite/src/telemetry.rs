@@ -10,7 +10,9 @@
 //! platform does not expose is named in `not_available` with the reason, never a zero.
 //!
 //! Sources: the host's Linux sysfs for devices that are the host CPU (cpufreq, hwmon,
-//! powercap/RAPL), [`HostSensors`]; none yet for GPUs (NVML is the next source).
+//! powercap/RAPL), [`HostSensors`]; NVML for NVIDIA GPUs
+//! ([`crate::telemetry_nvml::NvmlSensors`]); OpenCL and Vulkan have no live-sensor query,
+//! so their devices name that.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -345,14 +347,20 @@ impl Sensors for HostSensors {
 }
 
 /// The sensor source for a device: the host's sysfs for a device that is the host CPU;
-/// for the rest, every quantity not available, with the reason.
+/// NVML for an NVIDIA device (CUDA's, or one whose PCI bus id is known); for the rest,
+/// every quantity not available, with the reason.
 pub fn for_device(info: &halbench_hal::DeviceInfo) -> Box<dyn Sensors> {
+    let nvidia = info.backend == "cuda" || info.extras.contains_key("pci_bus_id");
     match info.device_type {
         halbench_hal::DeviceClass::Cpu => Box::new(HostSensors::new(Path::new("/"))),
+        _ if nvidia => match crate::telemetry_nvml::NvmlSensors::for_device(info) {
+            Ok(sensors) => Box::new(sensors),
+            Err(why) => Box::new(NoSensors(why)),
+        },
         class => Box::new(NoSensors(format!(
-            "no sensor source for a {} device on {} yet (NVML for CUDA is the next one)",
-            class.name(),
-            info.backend
+            "{} reports no live clock, temperature or power for a {} device (OpenCL and Vulkan have no such query; NVML covers NVIDIA devices)",
+            info.backend,
+            class.name()
         ))),
     }
 }

@@ -154,6 +154,16 @@ pub(crate) fn describe(index: usize) -> Result<(DeviceInfo, sys::CUdevice)> {
     extras.insert("arch".into(), arch);
     extras.insert("sm_count".into(), sms.to_string());
     extras.insert("clock_mhz".into(), (clock_khz / 1e3).to_string());
+    // NVML finds the same GPU by it, whatever CUDA_VISIBLE_DEVICES renumbered.
+    extras.insert(
+        "pci_bus_id".into(),
+        format!(
+            "{:08X}:{:02X}:{:02X}.0",
+            attr(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID),
+            attr(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID),
+            attr(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID)
+        ),
+    );
     extras.insert(
         "shared_memory_per_block".into(),
         attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK).to_string(),
