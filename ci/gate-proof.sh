@@ -6,19 +6,22 @@
 #   - the CPU beside a load that takes a share of both cores (--hog PERCENT, default 30:
 #     a busy/sleep loop per core): a smaller, real slowdown;
 #   - unchanged, several times (false alarms).
-# Each is measured right after a fresh run of the unchanged configuration and compared
-# with it (`halbench compare --threshold`), side by side as ci/regression.sh measures: on
-# a shared VM whose speed drifts by tens of percent over minutes, a base measured once at
-# the start would be compared with a different machine. A table is printed: case,
-# slowdown injected, verdict, precision reached, time spent sampling.
+# Each is measured in interleaved rounds (--rounds N, default 3): base, changed, base,
+# changed, …, and the rounds are judged together (`halbench compare … --round …`): on a
+# shared VM whose speed drifts by up to 2x within a minute, one pair of runs can differ by
+# the drift alone, while a real change moves every round's ratio the same way. When the
+# rounds leave cases ambiguous, two more rounds are measured to ±1% within 6 s a case and
+# all are judged again, as the gate's second look. A table is printed: case, slowdown
+# injected, verdict, rounds' ratios, precision reached, time spent sampling.
 #
-#   ci/gate-proof.sh [--reruns N] [--threshold PERCENT] [--hog PERCENT] [--backend LIST]
+#   ci/gate-proof.sh [--reruns N] [--rounds N] [--threshold PERCENT] [--hog PERCENT] [--backend LIST]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-reruns=5 threshold=20 hog=30 backends=cpu,opencl,vulkan
+reruns=5 rounds=3 threshold=20 hog=30 backends=cpu,opencl,vulkan
 while [ $# -gt 0 ]; do
   case "$1" in
     --reruns) reruns=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --threshold) threshold=$2; shift 2 ;;
     --hog) hog=$2; shift 2 ;;
     --backend) backends=$2; shift 2 ;;
@@ -48,55 +51,67 @@ a["results"] += b["results"]
 json.dump(a, open(f"{sys.argv[1]}.json", "w"))
 PY
 }
-# The gate's second look: a comparison the noise could not decide is measured again to
-# ±1% within 6 s a case before it is decided, as `run --baseline` does.
-before=true # what to do between the base and the changed run
-decide() { # decide NAME BACKENDS [ENV…]: a fresh base-NAME, then NAME
-  local name=$1 b=$2
-  measure "base-$name" "$b"
+before=true after=true # what to do around each changed run
+pairs=() # the rounds measured so far of the current scenario: base new base new …
+round() { # round NAME I BACKENDS [ENV…]: base-NAME-I, then NAME-I
+  local name=$1 i=$2 b=$3; shift 3
+  measure "base-$name-$i" "$b"
   $before
-  measure "$@"
-  if { "$bin" compare "$out/base-$name.json" "$out/$name.json" --threshold "$threshold" --format json 2>/dev/null || true; } |
-    python3 -c "import json,sys; sys.exit(0 if any(c['verdict']=='ambiguous' for c in json.load(sys.stdin)) else 1)"; then
-    extra=(--precision 1 --time-cap 6)
-    measure "$@"
-    extra=()
-    echo "gate-proof: $name had ambiguous cases: measured again to ±1% within 6 s a case" >&2
-  fi
+  measure "$name-$i" "$b" "$@"
+  $after
+  pairs+=("$out/base-$name-$i.json" "$out/$name-$i.json")
 }
-verdicts() { # verdicts NEW LABEL, against base-NEW
-  set -- "base-$1" "$1" "$2"
-  "$bin" compare "$out/$1.json" "$out/$2.json" --threshold "$threshold" --format json >"$out/$2.cmp.json" 2>/dev/null || true
-  python3 - "$out/$2.cmp.json" "$out/$2.json" "$3" <<'PY'
+judge() { # judge: the rounds so far, as compare's JSON
+  local args=("${pairs[0]}" "${pairs[1]}")
+  for ((k = 2; k < ${#pairs[@]}; k += 2)); do args+=(--round "${pairs[k]}" "${pairs[k + 1]}"); done
+  "$bin" compare "${args[@]}" --threshold "$threshold" --format json 2>/dev/null || true
+}
+decide() { # decide NAME BACKENDS [ENV…]: the rounds, and the second look if needed
+  local name=$1 b=$2; shift 2
+  pairs=()
+  for i in $(seq "$rounds"); do round "$name" "$i" "$b" "$@"; done
+  if judge | python3 -c "import json,sys; sys.exit(0 if any(c['verdict']=='ambiguous' for c in json.load(sys.stdin)) else 1)"; then
+    extra=(--precision 1 --time-cap 6)
+    for i in $((rounds + 1)) $((rounds + 2)); do round "$name" "$i" "$b" "$@"; done
+    extra=()
+    echo "gate-proof: $name had ambiguous cases: two more rounds to ±1% within 6 s a case" >&2
+  fi
+  judge >"$out/$name.cmp.json"
+}
+verdicts() { # verdicts NAME LABEL: the judged rounds of NAME as table rows
+  python3 - "$out/$1.cmp.json" "$2" "${pairs[@]}" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
-new = {f"{r['device']}/{r['workload']}/{r['variant']}/{r['dtype']}/{r['shape']}": r
-       for r in json.load(open(sys.argv[2]))["results"] if r.get("workload")}
+label, files = sys.argv[2], sys.argv[3:]
+news = [json.load(open(f))["results"] for f in files[1::2]]
+def key(r):
+    return f"{r['device']}/{r['workload']}/{r['variant']}/{r['dtype']}/{r['shape']}"
 for c in rows:
     if c["verdict"] in ("missing", "new"):
         continue
-    r = new.get(c["key"], {})
-    t = r.get("timing") or {}
-    p = t.get("precision")
-    ratio = c.get("ratio")
+    timings = [(r.get("timing") or {}) for new in news for r in new if r.get("workload") and key(r) == c["key"]]
+    worst = max((t.get("precision") or 0 for t in timings), default=None)
+    capped = sum(1 for t in timings if t.get("capped"))
+    spent = sum(t.get("sampling_s", 0) for t in timings)
+    ratios = " ".join(f"{r:.2f}" for r in c.get("rounds", [])) or (f"{c['ratio']:.2f}" if c.get("ratio") else "-")
     print("| {} | {} | {} | {} | {} | {} |".format(
-        c["key"], sys.argv[3], f"{ratio:.2f}x" if ratio else "-", c["verdict"],
-        (f"±{100 * p:.1f}%" + (" (cap)" if t.get("capped") else "")) if p is not None else "-",
-        f"{t.get('sampling_s', 0):.2f} s"))
+        c["key"], label, c["verdict"], ratios,
+        f"±{100 * worst:.1f}% worst" + (f" ({capped} capped)" if capped else "") if worst else "-",
+        f"{spent:.2f} s"))
 PY
 }
 
 echo "gate-proof: threshold ${threshold}%, $cores cores, backends $backends, results in $out" >&2
-echo "| case | injected | new/base | verdict | precision | sampling |"
+echo "| case | injected | verdict | rounds' new/base | precision | sampling (changed runs) |"
 echo "|---|---|---|---|---|---|"
 decide threads "$backends" RAYON_NUM_THREADS=$half POCL_MAX_PTHREAD_COUNT=$half LP_NUM_THREADS=$half
 verdicts threads "$half of $cores threads"
 
-# A load on every core, busy $hog% of each 10 ms, started after the base is measured.
+# A load on every core, busy $hog% of each 10 ms, during each changed run only.
 hogs=()
 start_hogs() {
-for _ in $(seq "$cores"); do
-  python3 -c "
+  for _ in $(seq "$cores"); do
+    python3 -c "
 import time
 period = 0.01
 busy = $hog / 100.0 * period
@@ -104,15 +119,18 @@ while True:
     t = time.perf_counter()
     while time.perf_counter() - t < busy: pass
     time.sleep(period - busy)" &
-  hogs+=($!)
-done
+    hogs+=($!)
+  done
+}
+stop_hogs() {
+  kill "${hogs[@]}" 2>/dev/null || true
+  wait "${hogs[@]}" 2>/dev/null || true
+  hogs=()
 }
 trap 'kill "${hogs[@]}" 2>/dev/null || true' EXIT
-before=start_hogs
+before=start_hogs after=stop_hogs
 decide hog cpu
-before=true
-kill "${hogs[@]}" 2>/dev/null || true
-wait 2>/dev/null || true
+before=true after=true
 verdicts hog "load ${hog}% of each core"
 
 for i in $(seq "$reruns"); do

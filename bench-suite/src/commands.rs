@@ -96,6 +96,7 @@ pub fn conformance(names: &[String], filter: Option<String>) -> ExitCode {
 pub fn compare(
     base: &std::path::Path,
     new: &std::path::Path,
+    more_rounds: &[std::path::PathBuf],
     threshold: f64,
     format: Format,
 ) -> ExitCode {
@@ -103,11 +104,16 @@ pub fn compare(
         Ok(t) => t,
         Err(e) => return usage(UsageError(e)),
     };
-    let (b, n) = match (crate::compare::load(base), crate::compare::load(new)) {
-        (Ok(b), Ok(n)) => (b, n),
-        (Err(e), _) | (_, Err(e)) => return usage(UsageError(e)),
-    };
-    let rows = crate::compare::compare(&b, &n, threshold);
+    let mut paths = vec![base, new];
+    paths.extend(more_rounds.iter().map(|p| p.as_path()));
+    let mut rounds = Vec::new();
+    for pair in paths.chunks(2) {
+        match (crate::compare::load(pair[0]), crate::compare::load(pair[1])) {
+            (Ok(b), Ok(n)) => rounds.push(crate::compare::compare(&b, &n, threshold)),
+            (Err(e), _) | (_, Err(e)) => return usage(UsageError(e)),
+        }
+    }
+    let rows = crate::rounds::combine_rounds(&rounds);
     match format {
         Format::Json => println!(
             "{}",

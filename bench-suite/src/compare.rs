@@ -11,6 +11,8 @@
 //! precision was recorded, or with under 6 samples, is taken as known to the larger of
 //! ±2·cv and ± half its range.
 //! Status changes are listed; a regression (slower, or passed → anything else) exits 1.
+//! Several interleaved rounds of the same two configurations are judged together by
+//! [`crate::rounds`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -64,6 +66,10 @@ pub struct Comparison {
     /// verdict.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arithmetic: Option<String>,
+    /// Each round's ratio, sorted, when interleaved rounds were compared
+    /// ([`crate::rounds`]); empty for one pair of runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<f64>,
 }
 
 /// Reads a results document, with a clear error for anything else.
@@ -188,6 +194,7 @@ pub fn compare(base: &RunReport, new: &RunReport, threshold: f64) -> Vec<Compari
                 interval,
                 threshold,
                 arithmetic: arithmetic_change(old, now),
+                rounds: Vec::new(),
             }
         })
         .collect()
@@ -245,7 +252,12 @@ pub fn table(rows: &[Comparison], markdown: bool) -> String {
         )
     });
     let mut b = Builder::default();
-    b.push_record(["verdict", "case", "base", "new", "change", "95% interval"]);
+    let interval = if rows.iter().any(|c| !c.rounds.is_empty()) {
+        "rounds' range"
+    } else {
+        "95% interval"
+    };
+    b.push_record(["verdict", "case", "base", "new", "change", interval]);
     let time = |t: Option<f64>| {
         t.map(crate::output::human_time)
             .unwrap_or_else(|| "-".into())

@@ -30,6 +30,7 @@ pub mod registry;
 pub mod report;
 pub mod results;
 pub mod roofline;
+pub mod rounds;
 pub mod run;
 pub mod select;
 pub mod stats;

@@ -53,6 +53,12 @@ enum Command {
     Compare {
         base: PathBuf,
         new: PathBuf,
+        /// One more round of the same two configurations, measured after the last
+        /// (repeatable: base, new, base, new, …). Rounds are judged together: slower only
+        /// when every round's ratio is beyond the threshold, so the machine's drift between
+        /// two runs cannot raise an alarm on its own.
+        #[arg(long = "round", num_args = 2, value_names = ["BASE", "NEW"])]
+        round: Vec<PathBuf>,
         /// Smallest change that counts, in percent: a change is slower or faster only when
         /// its whole 95% interval is beyond it, ambiguous when the interval crosses it.
         #[arg(long, default_value_t = compare::DEFAULT_THRESHOLD)]
@@ -264,9 +270,12 @@ fn path_options(command: &Command) -> Vec<PathOption<'_>> {
             );
             // --kernel's path is checked as it is read (parse_kernel), with its NAME.
         }
-        Command::Compare { base, new, .. } => {
+        Command::Compare {
+            base, new, round, ..
+        } => {
             options.push(PathOption::new("compare BASE", base, Input));
             options.push(PathOption::new("compare NEW", new, Input));
+            options.extend(round.iter().map(|p| PathOption::new("--round", p, Input)));
         }
         Command::Roofline(a) => {
             options.extend(
@@ -310,9 +319,10 @@ fn main() -> ExitCode {
         Some(Command::Compare {
             base,
             new,
+            round,
             threshold,
             format,
-        }) => commands::compare(&base, &new, threshold, format),
+        }) => commands::compare(&base, &new, &round, threshold, format),
         Some(Command::Roofline(args)) => roofline::command(args),
         Some(Command::Report { files, out }) => report::command(&files, &out),
         Some(Command::Schema) => {

@@ -331,3 +331,48 @@ fn fp8_results_compare_and_a_change_of_arithmetic_is_named() {
         "{line}"
     );
 }
+
+/// `compare` over interleaved rounds: the base doc, and `new` with case 2's median scaled
+/// by each factor in turn, one round each.
+fn rounds(d: &Path, factors: &[f64]) -> (Option<i32>, String, String) {
+    let doc = base(d);
+    let a = save(d, "a.json", &doc);
+    let mut args = vec!["compare".to_string()];
+    for (i, f) in factors.iter().enumerate() {
+        let mut new = doc.clone();
+        let case = &mut new["results"][2];
+        let median = case["timing"]["median_s"].as_f64().unwrap();
+        case["timing"]["median_s"] = (f * median).into();
+        let b = save(d, &format!("b{i}.json"), &new);
+        if i > 0 {
+            args.push("--round".into());
+        }
+        args.extend([a.clone(), b]);
+    }
+    args.extend(["--format".into(), "markdown".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = halbench(&args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn interleaved_rounds_outvote_one_drifting_round_and_agree_on_a_real_slowdown() {
+    let d = scratch("rounds");
+    // One round 1.64x slower among quiet ones: the machine's drift, not a regression.
+    let (code, stdout, stderr) = rounds(&d, &[1.0, 1.64, 1.01]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("rounds' range"), "{stdout}");
+    assert!(!stdout.contains("| slower"), "{stdout}");
+    // Every round twice as slow: a regression.
+    let (code, stdout, stderr) = rounds(&d, &[2.0, 1.9, 2.1]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("| slower"), "{stdout}");
+    // A --round without its second file is a usage error.
+    let a = save(&d, "a.json", &base(&d));
+    let out = halbench(&["compare", &a, &a, "--round", &a]);
+    assert_eq!(out.status.code(), Some(2));
+}
