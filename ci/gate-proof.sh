@@ -14,14 +14,17 @@
 # all are judged again, as the gate's second look. A table is printed: case, slowdown
 # injected, verdict, rounds' ratios, precision reached, time spent sampling.
 #
-#   ci/gate-proof.sh [--reruns N] [--rounds N] [--threshold PERCENT] [--hog PERCENT] [--backend LIST]
+#   ci/gate-proof.sh [--reruns N] [--rounds N] [--threshold PERCENT] [--hog PERCENT]
+#                    [--backend LIST] [--second-look on|off] [--scenarios threads,hog,reruns]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-reruns=5 rounds=3 threshold=20 hog=30 backends=cpu,opencl,vulkan
+reruns=5 rounds=3 threshold=20 hog=30 backends=cpu,opencl,vulkan second_look=on scenarios=threads,hog,reruns
 while [ $# -gt 0 ]; do
   case "$1" in
     --reruns) reruns=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --second-look) second_look=$2; shift 2 ;; # on | off
+    --scenarios) scenarios=$2; shift 2 ;;     # any of threads,hog,reruns
     --threshold) threshold=$2; shift 2 ;;
     --hog) hog=$2; shift 2 ;;
     --backend) backends=$2; shift 2 ;;
@@ -67,10 +70,10 @@ judge() { # judge: the rounds so far, as compare's JSON
   "$bin" compare "${args[@]}" --threshold "$threshold" --format json 2>/dev/null || true
 }
 decide() { # decide NAME BACKENDS [ENV…]: the rounds, and the second look if needed
-  local name=$1 b=$2; shift 2
+  local name=$1 b=$2 i; shift 2
   pairs=()
   for i in $(seq "$rounds"); do round "$name" "$i" "$b" "$@"; done
-  if judge | python3 -c "import json,sys; sys.exit(0 if any(c['verdict']=='ambiguous' for c in json.load(sys.stdin)) else 1)"; then
+  if [ "$second_look" = on ] && judge | python3 -c "import json,sys; sys.exit(0 if any(c['verdict']=='ambiguous' for c in json.load(sys.stdin)) else 1)"; then
     extra=(--precision 1 --time-cap 6)
     for i in $((rounds + 1)) $((rounds + 2)); do round "$name" "$i" "$b" "$@"; done
     extra=()
@@ -104,8 +107,11 @@ PY
 echo "gate-proof: threshold ${threshold}%, $cores cores, backends $backends, results in $out" >&2
 echo "| case | injected | verdict | rounds' new/base | precision | sampling (changed runs) |"
 echo "|---|---|---|---|---|---|"
+want() { [[ ",$scenarios," == *",$1,"* ]]; }
+if want threads; then
 decide threads "$backends" RAYON_NUM_THREADS=$half POCL_MAX_PTHREAD_COUNT=$half LP_NUM_THREADS=$half
 verdicts threads "$half of $cores threads"
+fi
 
 # A load on every core, busy $hog% of each 10 ms, during each changed run only.
 hogs=()
@@ -128,12 +134,16 @@ stop_hogs() {
   hogs=()
 }
 trap 'kill "${hogs[@]}" 2>/dev/null || true' EXIT
-before=start_hogs after=stop_hogs
-decide hog cpu
-before=true after=true
-verdicts hog "load ${hog}% of each core"
+if want hog; then
+  before=start_hogs after=stop_hogs
+  decide hog cpu
+  before=true after=true
+  verdicts hog "load ${hog}% of each core"
+fi
 
-for i in $(seq "$reruns"); do
-  decide "rerun$i" "$backends"
-  verdicts "rerun$i" "none (rerun $i)"
-done
+if want reruns; then
+  for r in $(seq "$reruns"); do
+    decide "rerun$r" "$backends"
+    verdicts "rerun$r" "none (rerun $r)"
+  done
+fi

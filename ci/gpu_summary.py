@@ -98,6 +98,21 @@ def main():
         print(f"  stream.copy against torch copy_: {v / copy['gbs']:.2f}x")
     if torch.get("error"):
         print(f"  torch: {torch['error']}")
+    # The memory curve's knee and plateau, and what NVML saw while the GPU's cases ran.
+    curve = sorted((int(r["shape"][2:]) * 4, r["metrics"]["gbs"]) for r in mine
+                   if r["workload"] == "stream.sweep" and r.get("metrics", {}).get("gbs"))
+    if curve:
+        print("  stream.sweep (working set: GB/s): " + ", ".join(f"{b >> 10} KiB: {g:.0f}" for b, g in curve))
+    seen = [r["timing"]["telemetry"] for r in mine if (r.get("timing") or {}).get("telemetry")]
+    clocks = [t[k] for t in seen for k in ("clock_mhz_min", "clock_mhz_max") if t.get(k)]
+    if clocks:
+        hot = max((t.get("temperature_c_max") or 0) for t in seen)
+        watts = max((t.get("power_w_avg") or 0) for t in seen)
+        throttled = sum(1 for t in seen if t.get("throttled"))
+        print(f"  NVML: clock {min(clocks):.0f}-{max(clocks):.0f} MHz, hottest {hot:.0f} C, highest average {watts:.0f} W, {throttled} of {len(seen)} cases throttled")
+    elif seen:
+        why = next(iter(seen[0].get("not_available", {}).values()), "no readings")
+        print(f"  telemetry: not available: {why}")
     bad = [r for r in results if r["status"] in ("failed", "error")]
     for r in bad[:10]:
         print(f"  {r['status']}: {r['device']} {r['workload']}/{r['variant']}/{r['dtype']}/{r['shape']}: {r.get('reason', '')[:120]}")
