@@ -46,6 +46,20 @@ pub fn open_library(path: &std::path::Path) -> Result<&'static Nvml, String> {
         .map_err(|e| format!("NVML could not be opened from {}: {e}", path.display()))
 }
 
+/// How NVML reads each quantity, in the units a [`Reading`] takes: MHz, °C, W, J. One
+/// table serves the probe at open (what fails is named) and every later reading.
+type Read = fn(&Device<'static>) -> Result<f64, nvml_wrapper::error::NvmlError>;
+const QUANTITIES: [(&str, Read); 4] = [
+    ("clock", |d| d.clock_info(Clock::SM).map(f64::from)),
+    ("temperature", |d| {
+        d.temperature(TemperatureSensor::Gpu).map(f64::from)
+    }),
+    ("power", |d| d.power_usage().map(|mw| f64::from(mw) / 1e3)),
+    ("energy", |d| {
+        d.total_energy_consumption().map(|mj| mj as f64 / 1e3)
+    }),
+];
+
 /// One NVIDIA device's sensors.
 pub struct NvmlSensors {
     device: Device<'static>,
@@ -73,37 +87,13 @@ impl NvmlSensors {
                 .device_by_index(info.index as u32)
                 .map_err(|e| format!("NVML has no device {}: {e}", info.index))?,
         };
-        let mut missing = BTreeMap::new();
-        let mut probe = |quantity: &str, outcome: Result<(), String>| {
-            if let Err(why) = outcome {
-                missing.insert(quantity.to_string(), format!("NVML: {why}"));
-            }
-        };
-        probe(
-            "clock",
-            device
-                .clock_info(Clock::SM)
-                .map(drop)
-                .map_err(|e| e.to_string()),
-        );
-        probe(
-            "temperature",
-            device
-                .temperature(TemperatureSensor::Gpu)
-                .map(drop)
-                .map_err(|e| e.to_string()),
-        );
-        probe(
-            "power",
-            device.power_usage().map(drop).map_err(|e| e.to_string()),
-        );
-        probe(
-            "energy",
-            device
-                .total_energy_consumption()
-                .map(drop)
-                .map_err(|e| e.to_string()),
-        );
+        let missing = QUANTITIES
+            .iter()
+            .filter_map(|(quantity, read)| {
+                let why = read(&device).err()?;
+                Some((quantity.to_string(), format!("NVML: {why}")))
+            })
+            .collect();
         let rated_mhz = device
             .default_applications_clock(Clock::SM)
             .or_else(|_| device.max_clock_info(Clock::SM))
@@ -129,21 +119,17 @@ impl std::fmt::Debug for NvmlSensors {
 
 impl Sensors for NvmlSensors {
     fn read(&mut self) -> Reading {
-        let has = |q: &str| !self.missing.contains_key(q);
-        let d = &self.device;
+        let value = |quantity: &str| {
+            let (_, read) = QUANTITIES.iter().find(|(q, _)| *q == quantity)?;
+            (!self.missing.contains_key(quantity))
+                .then(|| read(&self.device).ok())
+                .flatten()
+        };
         Reading {
-            clock_mhz: has("clock")
-                .then(|| d.clock_info(Clock::SM).ok().map(f64::from))
-                .flatten(),
-            temperature_c: has("temperature")
-                .then(|| d.temperature(TemperatureSensor::Gpu).ok().map(f64::from))
-                .flatten(),
-            power_w: has("power")
-                .then(|| d.power_usage().ok().map(|mw| f64::from(mw) / 1e3))
-                .flatten(),
-            energy_j: has("energy")
-                .then(|| d.total_energy_consumption().ok().map(|mj| mj as f64 / 1e3))
-                .flatten(),
+            clock_mhz: value("clock"),
+            temperature_c: value("temperature"),
+            power_w: value("power"),
+            energy_j: value("energy"),
         }
     }
 

@@ -166,11 +166,11 @@ impl Workload for Sweep {
     fn check(&self, _dtype: DType, shape: &Shape, plan: &Plan, out: &[u8]) -> Validation {
         let n = shape.elements() as usize;
         let (f, a) = (DType::F32, plan.data(0));
-        let slots = out.len() / 4 / sweep_dims_groups(plan);
+        let groups = sweep_dims_groups(plan);
+        let slots = out.len() / 4 / groups;
         let mut checker = Checker::new();
         let want: f64 = (0..n).map(|i| get(f, a, i)).sum();
         let tol = sum_tolerance(want, (0..n).map(|i| get(f, a, i)));
-        let groups = sweep_dims_groups(plan);
         for slot in 0..slots {
             let got: f64 = (0..groups).map(|g| get(f, out, slot * groups + g)).sum();
             checker.check(got, want, tol, || {
