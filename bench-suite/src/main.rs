@@ -109,6 +109,11 @@ pub struct RunArgs {
     /// Default: quick 1.5, full 10.
     #[arg(long, value_name = "SECONDS")]
     pub time_cap: Option<f64>,
+    /// At least this many samples a case, however slow and whatever the cap (BabelStream
+    /// takes 100 runs: set a best figure beside its best with --samples 100). Runs of 1 ms
+    /// or more are a sample each, so the best is the fastest run. At most 2000.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=2000))]
+    pub samples: u32,
     /// Comma-separated variants (naive, tiled, vendor, fused, split_kv, default).
     #[arg(long, value_delimiter = ',')]
     pub variant: Vec<String>,
@@ -192,6 +197,7 @@ impl RunArgs {
             precision: self.precision,
             cache: self.cache,
             time_cap: self.time_cap,
+            min_samples: self.samples,
             only: None,
             tighter: false,
             kernels,

@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub cache: Option<halbench_kernels::CacheState>,
     /// Seconds: the sampling time cap; `None`: the scale's.
     pub time_cap: Option<f64>,
+    /// Samples every case gets at least (0: the scale's count and precision decide).
+    pub min_samples: u32,
     /// Run only the cases with these keys ([`CaseResult::key`]); `None`: all selected.
     pub only: Option<std::collections::BTreeSet<String>>,
     /// Sample more precisely than the scale asks ([`Budget::tighter`]): the gate's second
@@ -78,6 +80,7 @@ impl Default for RunOptions {
             precision: None,
             cache: None,
             time_cap: None,
+            min_samples: 0,
             only: None,
             tighter: false,
             kernels: Vec::new(),
@@ -90,6 +93,7 @@ impl Default for RunOptions {
 fn budget(args: &RunOptions) -> Budget {
     let mut budget = Budget::for_scale(args.scale);
     budget.cache = args.cache;
+    budget.min_samples = args.min_samples.min(MAX_MIN_SAMPLES);
     if let Some(cap) = args.time_cap {
         budget.cap = std::time::Duration::from_secs_f64(cap);
     }
@@ -103,6 +107,9 @@ fn budget(args: &RunOptions) -> Budget {
         budget
     }
 }
+
+/// The most `--samples` asks for (the harness stops any case at 2000).
+const MAX_MIN_SAMPLES: u32 = 2000;
 
 /// `--precision` and `--time-cap` as usage errors before the run.
 fn check_sampling(percent: Option<f64>, cap: Option<f64>) -> Result<(), UsageError> {

@@ -1,22 +1,31 @@
-// BabelStream's kernels, f32. Grid-stride loops: any launch shape is correct.
+// BabelStream's kernels, f32. Grid-stride loops: any launch shape is correct. A grid that
+// covers every element takes a path without the loop: PoCL's work-group vectoriser gives
+// up on a work-item loop, and scale read 22 GB/s through it against 48 without.
+#define ELEMENTWISE(body)                                                                  \
+    size_t i = get_global_id(0), stride = get_global_size(0);                             \
+    if (stride >= n) {                                                                     \
+        if (i < n) body;                                                                   \
+        return;                                                                            \
+    }                                                                                      \
+    for (; i < n; i += stride) body;
 
 __kernel void stream_copy(__global const float* restrict a, __global float* restrict c, uint n) {
-    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) c[i] = a[i];
+    ELEMENTWISE(c[i] = a[i])
 }
 
 __kernel void stream_scale(__global const float* restrict c, __global float* restrict b, uint n,
                            float s) {
-    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) b[i] = s * c[i];
+    ELEMENTWISE(b[i] = s * c[i])
 }
 
 __kernel void stream_add(__global const float* restrict a, __global const float* restrict b,
                          __global float* restrict c, uint n) {
-    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) c[i] = a[i] + b[i];
+    ELEMENTWISE(c[i] = a[i] + b[i])
 }
 
 __kernel void stream_triad(__global const float* restrict b, __global const float* restrict c,
                            __global float* restrict a, uint n, float s) {
-    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) a[i] = b[i] + s * c[i];
+    ELEMENTWISE(a[i] = b[i] + s * c[i])
 }
 
 // Group g sums its contiguous share of the arrays into partial[g]. Work-items take 4

@@ -90,3 +90,15 @@ pub(crate) fn launch_class(info: &halbench_hal::DeviceInfo) -> LaunchClass {
 /// Work-group counts every API accepts in any dimension (Vulkan's guaranteed minimum).
 /// Grid-stride kernels are launched with at most this many groups.
 pub(crate) const MAX_GROUPS: u32 = 65_535;
+
+/// The most groups an element-wise grid-stride launch takes on this device: MAX_GROUPS,
+/// except on a CPU device (Sweep) that states no grid limit of its own (OpenCL's global
+/// size is a size_t). There a grid covering every element lets the kernel skip its loop,
+/// which PoCL's vectoriser needs: at 2^27 elements 65,535 groups of 1,024 fall short.
+pub(crate) fn element_group_cap(info: &halbench_hal::DeviceInfo) -> u32 {
+    if launch_class(info) == LaunchClass::Sweep && info.max_groups[0] == 0 {
+        u32::MAX
+    } else {
+        MAX_GROUPS
+    }
+}

@@ -6,7 +6,7 @@ use halbench_hal::{DType, DeviceInfo, Dims};
 use crate::check::{reduction_tolerance, sum_tolerance, Checker, Validation};
 use crate::data::{self, get, seed};
 use crate::plan::{groups, BufferSpec, Launch, Output, Plan, PlanArg, Step};
-use crate::workloads::{cpu_shaped, launch_class, stream_elements, LaunchClass, MAX_GROUPS};
+use crate::workloads::{cpu_shaped, element_group_cap, launch_class, stream_elements, LaunchClass};
 use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 pub(crate) const SCALAR: f32 = 0.4;
@@ -21,7 +21,7 @@ const THREADS: u32 = 256;
 /// - other CPU devices (PoCL): groups of 1024 work-items, one element each; each group is
 ///   a task, and fewer, larger tasks cost less to schedule.
 ///
-/// Always at most MAX_GROUPS groups: the kernels loop.
+/// At most `element_group_cap` groups: the kernels loop.
 pub fn element_dims(info: &DeviceInfo, n: u64) -> Dims {
     let cap = info.max_threads_per_group.max(1);
     let (threads, per_thread) = match launch_class(info) {
@@ -30,7 +30,7 @@ pub fn element_dims(info: &DeviceInfo, n: u64) -> Dims {
         LaunchClass::Wide => (THREADS.min(cap), 1),
     };
     Dims::linear(
-        groups(n, u64::from(threads) * per_thread).min(MAX_GROUPS),
+        groups(n, u64::from(threads) * per_thread).min(element_group_cap(info)),
         threads,
     )
 }
