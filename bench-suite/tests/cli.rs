@@ -87,6 +87,11 @@ fn bad_precision_or_cache_is_a_usage_error() {
         "--time-cap must be seconds",
     );
     refused(
+        &halbench(&["run", "--samples", "2001", "--json", j]),
+        2,
+        "--samples",
+    );
+    refused(
         &halbench(&["run", "--cache", "lukewarm", "--json", j]),
         2,
         "unknown cache state `lukewarm` (warm, cold)",
@@ -133,6 +138,10 @@ fn cache_state_and_precision_are_recorded() {
         assert_eq!(t["iterations"], 1, "one run a sample when cold: {r}");
         assert_eq!(t["precision_target"], 0.05, "{r}");
         assert!(t["samples"].as_u64().unwrap() >= 3, "{r}");
+    }
+    // --samples is a floor whatever the precision and scale.
+    for r in run(&["--samples", "12"]) {
+        assert!(r["timing"]["samples"].as_u64().unwrap() >= 12, "{r}");
     }
     // Defaults: cold at decode shapes (m ≤ 16), warm for the rest; smoke's fixed count.
     for r in run(&[]) {
