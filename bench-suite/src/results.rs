@@ -248,7 +248,11 @@ fn temp_path(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    // Process id and a per-process count: two runs, or two threads, writing one path
+    // never share a temporary file, so the last rename leaves one writer's whole file.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.{}.{k}.tmp", std::process::id()))
 }
 
 /// Writes a file so that readers see the old contents or the new, never a half: a

@@ -472,3 +472,45 @@ fn a_missing_vulkan_driver_is_reported_and_the_rest_still_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Two runs writing one `--json` path at once leave one run's whole document (every
+/// result of one workload, never a mix or a torn file) and no temporary file.
+#[test]
+fn concurrent_runs_on_one_json_path_leave_one_whole_file() {
+    let dir = scratch("concurrent-json");
+    let json = dir.join("r.json");
+    let j = json.to_str().unwrap();
+    for _ in 0..3 {
+        let spawn = |workload: &str| {
+            Command::new(env!("CARGO_BIN_EXE_halbench"))
+                .args([
+                    "run",
+                    "--backend",
+                    "cpu",
+                    "--scale",
+                    "smoke",
+                    "--progress",
+                    "off",
+                ])
+                .args(["--workload", workload, "--json", j, "--format", "json"])
+                .env_remove("HALBENCH_REQUIRE")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let (mut a, mut b) = (spawn("stream.copy"), spawn("stream.scale"));
+        assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let results = doc["results"].as_array().unwrap();
+        assert!(!results.is_empty());
+        let first = &results[0]["workload"];
+        assert!(results.iter().all(|r| &r["workload"] == first), "{doc}");
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "r.json")
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}
