@@ -40,8 +40,9 @@ pub struct Budget {
 
 impl Budget {
     /// Smoke (tests) takes 3 samples and stops. Quick asks ±2% within 1.5 s: 10 samples
-    /// first (runs under 1 ms batched to 30 ms a sample), then more until the cap; on this project's noisy 2-core VM most
-    /// fast cases reach it in 10-20 samples, and the cap bounds a quick suite's worst case.
+    /// first (runs under 1 ms batched to 30 ms a sample), then more until the cap; on
+    /// this project's noisy 2-core VM most fast cases reach it in 10-20 samples, and the
+    /// cap bounds a quick suite's worst case.
     /// Full asks ±1% within 10 s.
     pub fn for_scale(scale: Scale) -> Self {
         match scale {
@@ -101,7 +102,7 @@ const MIN_SAMPLES: u32 = 3;
 const ONE_RUN_SAMPLE_S: f64 = 1e-3;
 
 /// The most samples one case takes, however fast.
-const MAX_SAMPLES: usize = 2000;
+pub const MAX_SAMPLES: u32 = 2000;
 
 /// Runs and times one case; never panics on device errors (they become `error` rows).
 pub fn run_case(device: &mut dyn Device, case: &Case, budget: Budget) -> CaseResult {
@@ -302,7 +303,7 @@ fn sample(
         let iterations = (per_sample / probe).clamp(1.0, 100_000.0) as u32;
         (iterations, budget.samples, Vec::new())
     };
-    let samples = samples.max(budget.min_samples);
+    let samples = samples.max(budget.min_samples.min(MAX_SAMPLES));
     // The sensors watch the sampling loop only (not the probe), so the energy is of the
     // runs counted below.
     let before = times.len();
@@ -316,7 +317,7 @@ fn sample(
             sorted.sort_by(f64::total_cmp);
             let precision = stats::relative_precision(&sorted);
             let wanted = target.is_some_and(|t| precision > t);
-            if !wanted || started.elapsed() >= budget.cap || times.len() >= MAX_SAMPLES {
+            if !wanted || started.elapsed() >= budget.cap || times.len() >= MAX_SAMPLES as usize {
                 break precision;
             }
         }

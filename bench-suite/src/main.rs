@@ -112,7 +112,8 @@ pub struct RunArgs {
     /// At least this many samples a case, however slow and whatever the cap (BabelStream
     /// takes 100 runs: set a best figure beside its best with --samples 100). Runs of 1 ms
     /// or more are a sample each, so the best is the fastest run. At most 2000.
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=2000))]
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(halbench::harness::MAX_SAMPLES)))]
     pub samples: u32,
     /// Comma-separated variants (naive, tiled, vendor, fused, split_kv, default).
     #[arg(long, value_delimiter = ',')]

@@ -93,7 +93,7 @@ impl Default for RunOptions {
 fn budget(args: &RunOptions) -> Budget {
     let mut budget = Budget::for_scale(args.scale);
     budget.cache = args.cache;
-    budget.min_samples = args.min_samples.min(MAX_MIN_SAMPLES);
+    budget.min_samples = args.min_samples;
     if let Some(cap) = args.time_cap {
         budget.cap = std::time::Duration::from_secs_f64(cap);
     }
@@ -107,9 +107,6 @@ fn budget(args: &RunOptions) -> Budget {
         budget
     }
 }
-
-/// The most `--samples` asks for (the harness stops any case at 2000).
-const MAX_MIN_SAMPLES: u32 = 2000;
 
 /// `--precision` and `--time-cap` as usage errors before the run.
 fn check_sampling(percent: Option<f64>, cap: Option<f64>) -> Result<(), UsageError> {

@@ -9,37 +9,35 @@ use rayon::prelude::*;
 use super::slab_len;
 use crate::launch::{KernelResult, Launch};
 
+/// A copy split over the threads, as a loop of vector loads and stores rather than
+/// memcpy: glibc's memcpy switches to non-temporal stores at these sizes, which read
+/// slower here than plain stores (the copy kernel's best 35 GB/s against scale's 47).
 pub(crate) fn parallel_copy(src: &[u8], dst: &mut [u8]) {
     let slab = slab_len(src.len());
     dst.par_chunks_mut(slab)
         .zip(src.par_chunks(slab))
-        .for_each(|(d, s)| d.copy_from_slice(s));
+        .for_each(|(d, s)| copy_in_blocks(d, s));
 }
 
-/// copy(a, c; n), as a loop of vector loads and stores like the other kernels, not
-/// memcpy: glibc's memcpy switches to non-temporal stores at these sizes, which read
-/// slower here than the plain stores scale makes (copy's best 35 GB/s against scale's 47).
-pub(crate) fn copy(l: &mut Launch<'_>) -> KernelResult {
-    let n = l.count(0)?;
-    let (a, c) = (l.input::<f32>(0, n)?, l.output::<f32>(1, n)?);
-    let slab = slab_len(n);
-    c.par_chunks_mut(slab)
-        .zip(a.par_chunks(slab))
-        .for_each(|(c, a)| copy_lanes(c, a));
-    Ok(())
-}
-
-fn copy_lanes(c: &mut [f32], a: &[f32]) {
-    const LANES: usize = 64;
-    let mut to = c.chunks_exact_mut(LANES);
-    let mut from = a.chunks_exact(LANES);
-    for (c, a) in (&mut to).zip(&mut from) {
-        c.copy_from_slice(a);
+fn copy_in_blocks(dst: &mut [u8], src: &[u8]) {
+    const BLOCK: usize = 256;
+    let mut to = dst.chunks_exact_mut(BLOCK);
+    let mut from = src.chunks_exact(BLOCK);
+    for (d, s) in (&mut to).zip(&mut from) {
+        d.copy_from_slice(s);
         // Emits nothing, but no access moves across it, so LLVM cannot turn the loop of
         // 256-byte moves back into one memcpy call.
         compiler_fence(Ordering::SeqCst);
     }
     to.into_remainder().copy_from_slice(from.remainder());
+}
+
+/// copy(a, c; n)
+pub(crate) fn copy(l: &mut Launch<'_>) -> KernelResult {
+    let n = l.count(0)?;
+    let (a, c) = (l.input::<f32>(0, n)?, l.output::<f32>(1, n)?);
+    parallel_copy(bytemuck::cast_slice(a), bytemuck::cast_slice_mut(c));
+    Ok(())
 }
 
 /// scale(c, b; n, s)
