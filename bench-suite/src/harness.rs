@@ -21,7 +21,7 @@ use crate::stats;
 /// the median ([`stats::median_interval`]): 0.02 reads "this median is within ±2% of the
 /// median a longer run would find", about what the gate's 10% threshold needs to tell a
 /// change from noise with room to spare.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Budget {
     /// Spread over `samples` samples: sets the runs per sample.
     pub time: Duration,

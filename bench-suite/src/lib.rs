@@ -21,6 +21,7 @@ pub mod baseline;
 pub mod commands;
 pub mod compare;
 pub mod harness;
+pub mod interrupt;
 pub mod knee;
 pub mod output;
 pub mod paths;
@@ -34,10 +35,12 @@ pub mod rounds;
 pub mod run;
 pub mod select;
 pub mod stats;
+pub mod supervisor;
 pub mod telemetry;
 pub mod telemetry_nvml;
+pub mod worker;
 
-pub use run::{execute, Outcome, RunOptions};
+pub use run::{execute, Isolation, Outcome, RunOptions};
 
 /// What to print on stdout.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

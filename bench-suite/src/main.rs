@@ -80,6 +80,9 @@ enum Command {
     /// Print the JSON schema of the results document.
     #[command(hide = true)]
     Schema,
+    /// Serve one device for a run (a worker process; the protocol is on stdin/stdout).
+    #[command(hide = true, name = "__worker")]
+    Worker,
 }
 
 #[derive(Args, Debug)]
@@ -149,6 +152,14 @@ pub struct RunArgs {
     /// `.cl`, `.cu`, `.spv` or `.comp` (glslc) file; repeatable.
     #[arg(long, value_name = "NAME=PATH")]
     pub kernel: Vec<String>,
+    /// Drive every device from this process instead of a worker process per device (for
+    /// debugging; a driver that crashes then takes the whole run down).
+    #[arg(long)]
+    pub in_process: bool,
+    /// Seconds a case may take before its worker is killed and the case is an error row.
+    /// Default: 120 + 10 × the time cap + the case's work at 1 GFLOP/s and 1 GB/s.
+    #[arg(long, value_name = "SECONDS", conflicts_with = "in_process")]
+    pub case_timeout: Option<f64>,
     /// Progress on stderr: a bar in a terminal, a line per case elsewhere (auto), or
     /// either one always, or none.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
@@ -203,6 +214,12 @@ impl RunArgs {
             tighter: false,
             kernels,
             progress: self.progress.mode(),
+            isolation: if self.in_process {
+                halbench::Isolation::InProcess
+            } else {
+                halbench::Isolation::Workers
+            },
+            case_timeout: self.case_timeout,
         })
     }
 }
@@ -304,7 +321,10 @@ fn path_options(command: &Command) -> Vec<PathOption<'_>> {
             );
             options.push(PathOption::new("--out", out, Output));
         }
-        Command::Devices { .. } | Command::Conformance { .. } | Command::Schema => {}
+        Command::Devices { .. }
+        | Command::Conformance { .. }
+        | Command::Schema
+        | Command::Worker => {}
     }
     options
 }
@@ -319,7 +339,11 @@ fn main() -> ExitCode {
     }
     registry::set_plugins(cli.plugin.clone());
     match cli.command {
-        None => run::run(RunOptions::default()),
+        None => run::run(RunOptions {
+            isolation: halbench::Isolation::Workers,
+            ..RunOptions::default()
+        }),
+        Some(Command::Worker) => halbench::worker::serve(),
         Some(Command::Run(args)) => run_command(args),
         Some(Command::Devices { json }) => commands::devices(json),
         Some(Command::Conformance { backend, filter }) => commands::conformance(&backend, filter),

@@ -79,6 +79,10 @@ pub struct RunInfo {
     pub started_at: String,
     pub scale: String,
     pub command: Vec<String>,
+    /// The run was stopped (Ctrl-C, SIGTERM) before every case ran: the results are the
+    /// cases that finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -94,6 +98,8 @@ pub enum Status {
     Unavailable,
     /// Something went wrong running it (`reason` says what).
     Error,
+    /// Not run (`reason` says why: its device's worker died too often).
+    Skipped,
 }
 
 impl Status {
@@ -104,6 +110,7 @@ impl Status {
             Status::Unsupported => "unsupported",
             Status::Unavailable => "unavailable",
             Status::Error => "error",
+            Status::Skipped => "skipped",
         }
     }
 }

@@ -4,16 +4,18 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use halbench_hal::{Backend, DeviceInfo};
-use halbench_kernels::conformance;
+use halbench_hal::{Backend, Device, DeviceInfo};
+use halbench_kernels::{conformance, Case};
 
 use crate::harness::{self, Budget};
 use crate::progress::{Mode, Progress};
 use crate::results::{self, CaseResult, RunInfo, RunReport, Status, SCHEMA_VERSION};
 use crate::select::{self, Selection, UsageError};
-use crate::{baseline, output, registry, Format};
+use crate::supervisor::{self, DeviceWorker};
+use crate::worker::{self, Failure, SelectionSpec};
+use crate::{baseline, interrupt, output, registry, Format};
 
 /// How often a run with `--json` saves the results so far.
 const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -60,6 +62,23 @@ pub struct RunOptions {
     pub kernels: Vec<Arc<halbench_kernels::CustomKernel>>,
     /// How progress is shown on stderr (a bar in a terminal, lines in a log).
     pub progress: Mode,
+    /// Where devices run: in this process, or each in a worker process of its own.
+    pub isolation: Isolation,
+    /// Seconds a case may take in a worker before it is killed; `None`: scaled to the
+    /// case ([`supervisor::default_case_timeout`]).
+    pub case_timeout: Option<f64>,
+}
+
+/// Where a run drives its devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    /// In this process: what a library caller gets by default (its own registered
+    /// kernels are here), and `--in-process` for debugging with one process to attach to.
+    #[default]
+    InProcess,
+    /// Each device from a child process of this binary, so a driver that crashes or hangs
+    /// loses one case, not the run (the command line's default).
+    Workers,
 }
 
 impl Default for RunOptions {
@@ -85,6 +104,8 @@ impl Default for RunOptions {
             tighter: false,
             kernels: Vec::new(),
             progress: Mode::detect(),
+            isolation: Isolation::InProcess,
+            case_timeout: None,
         }
     }
 }
@@ -108,8 +129,17 @@ fn budget(args: &RunOptions) -> Budget {
     }
 }
 
-/// `--precision` and `--time-cap` as usage errors before the run.
-fn check_sampling(percent: Option<f64>, cap: Option<f64>) -> Result<(), UsageError> {
+/// `--precision`, `--time-cap` and `--case-timeout` as usage errors before the run.
+fn check_sampling(
+    percent: Option<f64>,
+    cap: Option<f64>,
+    timeout: Option<f64>,
+) -> Result<(), UsageError> {
+    if let Some(t) = timeout.filter(|t| !(t.is_finite() && *t > 0.0 && *t <= 86_400.0)) {
+        return Err(UsageError(format!(
+            "--case-timeout must be seconds in (0, 86400], got {t}"
+        )));
+    }
     match (percent, cap) {
         (Some(p), _) if !(p.is_finite() && (0.0..100.0).contains(&p)) => Err(UsageError(format!(
             "--precision must be a percentage in [0, 100), got {p}"
@@ -156,6 +186,42 @@ fn backend_row(backend: &str, device: String, status: Status, reason: String) ->
     }
 }
 
+/// A row for `case` on `info` that did not get as far as a measurement.
+pub(crate) fn case_row(
+    backend: &dyn Backend,
+    info: &DeviceInfo,
+    case: Option<&Case>,
+    status: Status,
+) -> CaseResult {
+    let mut r = backend_row(backend.name(), info.key(), status, String::new());
+    r.reason = None;
+    if let Some(case) = case {
+        r.workload = case.workload.name().into();
+        r.variant = case.variant_name().into();
+        r.dtype = case.dtype.name().into();
+        r.shape = case.shape.to_string();
+        r.source = case.custom().map(|k| k.origin.clone());
+    }
+    r
+}
+
+/// Runs one case with panics caught (a panic is an error row).
+pub(crate) fn run_guarded(
+    device: &mut dyn Device,
+    backend: &dyn Backend,
+    info: &DeviceInfo,
+    case: &Case,
+    budget: Budget,
+) -> CaseResult {
+    catch_unwind(AssertUnwindSafe(|| harness::run_case(device, case, budget))).unwrap_or_else(
+        |payload| {
+            let mut r = case_row(backend, info, Some(case), Status::Error);
+            r.reason = Some(format!("panic: {}", panic_message(payload)));
+            r
+        },
+    )
+}
+
 /// An error as a reason: for `Unavailable`, the reason alone (the status says the rest).
 pub(crate) fn reason(e: &halbench_hal::Error) -> String {
     match e {
@@ -172,13 +238,40 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// How one device is driven.
+enum Runner {
+    Local(Box<dyn Device>),
+    Worker(Box<DeviceWorker>),
+}
+
 /// A device being benchmarked: its cases, and the results so far.
 struct Running {
     backend: Arc<dyn Backend>,
     info: DeviceInfo,
-    device: Box<dyn halbench_hal::Device>,
-    cases: Vec<halbench_kernels::Case>,
+    runner: Runner,
+    cases: Vec<Case>,
     done: Vec<CaseResult>,
+}
+
+impl Running {
+    /// Case `i`'s row; `None` when the run was interrupted during it.
+    fn run(&mut self, i: usize, budget: Budget) -> Option<CaseResult> {
+        let case = self.cases.get(i)?;
+        match &mut self.runner {
+            Runner::Local(device) => Some(run_guarded(
+                device.as_mut(),
+                &*self.backend,
+                &self.info,
+                case,
+                budget,
+            )),
+            Runner::Worker(w) => w.run(i, case, |status, reason| {
+                let mut r = case_row(&*self.backend, &self.info, Some(case), status);
+                r.reason = Some(reason);
+                r
+            }),
+        }
+    }
 }
 
 /// A finished run: its document (already saved where asked) and whether anything failed.
@@ -186,12 +279,45 @@ struct Running {
 pub struct Outcome {
     pub report: RunReport,
     pub failed: bool,
+    /// Stopped by Ctrl-C or SIGTERM: the report holds the cases that finished.
+    pub interrupted: bool,
+}
+
+/// Every backend's devices, or why it has none; in workers, a backend whose listing
+/// crashes or hangs is a failure of its own.
+fn list(
+    backends: &[Arc<dyn Backend>],
+    isolation: Isolation,
+    spec: &SelectionSpec,
+    budget: Budget,
+    timeout: Option<Duration>,
+) -> Vec<Result<Vec<DeviceInfo>, Failure>> {
+    match isolation {
+        Isolation::InProcess => backends
+            .iter()
+            .map(|b| {
+                b.devices().map_err(|e| Failure {
+                    unavailable: true,
+                    reason: reason(&e),
+                })
+            })
+            .collect(),
+        Isolation::Workers => {
+            let names: Vec<String> = backends.iter().map(|b| b.name().to_string()).collect();
+            supervisor::list_devices(
+                &names,
+                spec,
+                budget,
+                timeout.unwrap_or(supervisor::SETUP_TIMEOUT),
+            )
+        }
+    }
 }
 
 /// Runs the selection and saves the JSON and CSV; prints only progress. Errors are the
 /// exit code to leave with (usage, or a file that cannot be written).
 pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
-    if let Err(e) = check_sampling(args.precision, args.time_cap) {
+    if let Err(e) = check_sampling(args.precision, args.time_cap, args.case_timeout) {
         return Err(usage(e));
     }
     let explicit = !args.backend.is_empty();
@@ -216,6 +342,17 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
         }
     }
     let required = conformance::required_backends();
+    let budget = budget(args);
+    let timeout = args.case_timeout.map(Duration::from_secs_f64);
+    let spec = SelectionSpec {
+        workload: args.workload.clone(),
+        variant: args.variant.clone(),
+        dtype: args.dtype.clone(),
+        shape: args.shape.clone(),
+        scale: args.scale.to_string(),
+        kernels: args.kernels.iter().map(|k| k.to_portable()).collect(),
+        only: args.only.clone(),
+    };
 
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
@@ -226,6 +363,7 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
             started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             scale: args.scale.to_string(),
             command: std::env::args().collect(),
+            interrupted: false,
         },
         devices: Vec::new(),
         results: Vec::new(),
@@ -234,31 +372,29 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
     let mut failed = false;
 
     // Discover first, so the progress bar knows the total.
-    let mut plan: Vec<(Arc<dyn Backend>, DeviceInfo, Vec<halbench_kernels::Case>)> = Vec::new();
-    for backend in &backends {
-        match backend.devices() {
+    let mut plan: Vec<(Arc<dyn Backend>, DeviceInfo, Vec<Case>)> = Vec::new();
+    let listed = list(&backends, args.isolation, &spec, budget, timeout);
+    for (backend, listing) in backends.iter().zip(listed) {
+        match listing {
             Ok(infos) => {
                 for info in infos {
-                    let mut cases = selection.cases(&info);
-                    if let Some(only) = &args.only {
-                        let key = info.key();
-                        // A case's Display is the key less the device.
-                        cases.retain(|c| only.contains(&format!("{key}/{c}")));
-                    }
+                    let cases = worker::device_cases(&selection, &info, args.only.as_ref());
                     plan.push((backend.clone(), info, cases));
                 }
             }
-            Err(e) => {
+            Err(f) => {
                 let name = backend.name();
-                if explicit || required.iter().any(|r| r == name) {
+                if explicit || required.iter().any(|r| r == name) || !f.unavailable {
                     failed = true;
                 }
-                report.results.push(backend_row(
-                    name,
-                    name.into(),
-                    Status::Unavailable,
-                    reason(&e),
-                ));
+                let status = if f.unavailable {
+                    Status::Unavailable
+                } else {
+                    Status::Error
+                };
+                report
+                    .results
+                    .push(backend_row(name, name.into(), status, f.reason));
             }
         }
     }
@@ -276,30 +412,46 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
 
     let total: usize = plan.iter().map(|(_, _, c)| c.len()).sum();
     let progress = Progress::new(total, args.progress);
-    let budget = budget(args);
 
-    // Open every device, then run case i on every device before case i + 1: the same case
-    // is measured on all devices seconds apart, so their ratio is not skewed by a shared
-    // machine drifting over the minutes a whole suite takes.
+    // Open every device (workers start together), then run case i on every device before
+    // case i + 1: the same case is measured on all devices seconds apart, so their ratio
+    // is not skewed by a shared machine drifting over the minutes a whole suite takes.
     let mut open = Vec::new();
-    for (backend, info, cases) in plan {
+    let starting: Vec<_> = plan
+        .into_iter()
+        .map(|(backend, info, cases)| {
+            let pending = match args.isolation {
+                Isolation::InProcess => Err(backend.open(info.index).map_err(|e| e.to_string())),
+                Isolation::Workers => Ok(DeviceWorker::start(&info, &spec, budget, timeout)),
+            };
+            (backend, info, cases, pending)
+        })
+        .collect();
+    let started = starting.into_iter().map(|(backend, info, cases, pending)| {
+        let runner = match pending {
+            Err(local) => local.map(Runner::Local),
+            Ok(starting) => starting
+                .opened()
+                .map(|w| Runner::Worker(Box::new(w)))
+                .map_err(|f| f.reason),
+        };
+        (backend, info, cases, runner)
+    });
+    for (backend, info, cases, runner) in started {
         report.devices.push(info.clone());
-        match backend.open(info.index) {
-            Ok(device) => open.push(Running {
+        match runner {
+            Ok(runner) => open.push(Running {
                 backend,
                 info,
-                device,
+                runner,
                 cases,
                 done: Vec::new(),
             }),
             Err(e) => {
                 failed = true;
-                report.results.push(backend_row(
-                    backend.name(),
-                    info.key(),
-                    Status::Error,
-                    e.to_string(),
-                ));
+                report
+                    .results
+                    .push(backend_row(backend.name(), info.key(), Status::Error, e));
             }
         }
     }
@@ -310,38 +462,29 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
         unusable.iter().cloned().chain(done).collect()
     };
     let mut last_save = std::time::Instant::now();
-    for i in 0..rounds {
-        for Running {
-            backend,
-            info,
-            device,
-            cases,
-            done,
-        } in open.iter_mut()
-        {
-            let Some(case) = cases.get(i) else { continue };
-            progress.start(format!("{} {case}", info.key()));
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                harness::run_case(device.as_mut(), case, budget)
-            }))
-            .unwrap_or_else(|payload| {
-                let mut r = backend_row(
-                    backend.name(),
-                    info.key(),
-                    Status::Error,
-                    format!("panic: {}", panic_message(payload)),
-                );
-                r.workload = case.workload.name().into();
-                r.variant = case.variant_name().into();
-                r.dtype = case.dtype.name().into();
-                r.shape = case.shape.to_string();
-                r
-            });
-            if matches!(result.status, Status::Failed | Status::Error) {
+    let mut interrupted = false;
+    'rounds: for i in 0..rounds {
+        for running in open.iter_mut() {
+            let Some(case) = running.cases.get(i) else {
+                continue;
+            };
+            if interrupt::requested() {
+                interrupted = true;
+                break 'rounds;
+            }
+            progress.start(format!("{} {case}", running.info.key()));
+            let Some(result) = running.run(i, budget) else {
+                interrupted = true;
+                break 'rounds;
+            };
+            if matches!(
+                result.status,
+                Status::Failed | Status::Error | Status::Skipped
+            ) {
                 failed = true;
             }
             progress.finish(&result);
-            done.push(result);
+            running.done.push(result);
         }
         // Results so far, device by device, every few seconds (the last round is saved
         // below): a crash loses at most that much. Not every round: each save rewrites
@@ -356,8 +499,12 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
             }
         }
     }
+    // Workers end here, before the files are written (a stuck one is killed).
+    let finished = gather(&open);
+    drop(open);
+    report.run.interrupted = interrupted;
     progress.close();
-    report.results = gather(&open);
+    report.results = finished;
 
     if let Some(path) = &args.json {
         if let Err(e) = save(&report, path) {
@@ -372,7 +519,11 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
             return Err(fail(format!("cannot write {}: {e}", path.display())));
         }
     }
-    Ok(Outcome { report, failed })
+    Ok(Outcome {
+        report,
+        failed,
+        interrupted,
+    })
 }
 
 /// `halbench run` (and bare `halbench`): execute, print, then compare with baselines.
@@ -382,7 +533,12 @@ pub fn run(args: RunOptions) -> ExitCode {
         Ok(t) => t,
         Err(e) => return usage(UsageError(e)),
     };
-    let Outcome { report, mut failed } = match execute(&args) {
+    interrupt::install();
+    let Outcome {
+        report,
+        mut failed,
+        interrupted,
+    } = match execute(&args) {
         Ok(o) => o,
         Err(code) => return code,
     };
@@ -401,6 +557,13 @@ pub fn run(args: RunOptions) -> ExitCode {
                 println!("{note}");
             }
         }
+    }
+    if interrupted {
+        eprintln!(
+            "interrupted: {} result(s) that finished are saved; the rest did not run",
+            report.results.len()
+        );
+        return ExitCode::from(interrupt::INTERRUPTED);
     }
     if let Some(dir) = &args.baseline {
         match gate_with_second_look(&args, report, dir, threshold) {

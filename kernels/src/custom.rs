@@ -28,6 +28,9 @@ use sha2::{Digest, Sha256};
 
 use crate::sources;
 
+mod wire;
+pub use wire::PortableKernel;
+
 /// Where a custom kernel's source came from, recorded in its results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct KernelOrigin {

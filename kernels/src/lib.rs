@@ -34,7 +34,7 @@ use std::sync::Arc;
 use halbench_hal::{DType, DeviceInfo, Error};
 
 pub use check::Validation;
-pub use custom::{CustomKernel, KernelOrigin, LaunchShape};
+pub use custom::{CustomKernel, KernelOrigin, LaunchShape, PortableKernel};
 pub use plan::Plan;
 pub use shape::{Shape, ShapeKind};
 pub use workloads::{all, element_dims, ExpertLoad};

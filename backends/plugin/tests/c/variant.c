@@ -82,6 +82,77 @@ static HB_Error* old_info(HB_Device_Info_Args* a) {
 }
 #endif
 
+/* Faults that no error return can express: the worker process running the device dies
+ * or hangs, and the run must lose that case only (bench-suite/tests/faults.rs). */
+#ifdef SEGV_LAUNCH
+static HB_Error* segv_launch(HB_Kernel_Launch_Args* a) {
+  (void)a;
+  *(volatile int*)0 = 1;
+  return NULL;
+}
+#endif
+#ifdef ABORT_READ
+static HB_Error* abort_read(HB_Buffer_Transfer_Args* a) {
+  (void)a;
+  abort();
+}
+#endif
+#if defined(HANG_SYNC) || defined(HANG_DEVICES)
+#include <unistd.h>
+static void hang(void) {
+  for (;;) pause();
+}
+#endif
+#ifdef HANG_SYNC
+static HB_Error* hang_sync(HB_Device_Sync_Args* a) {
+  (void)a;
+  hang();
+  return NULL;
+}
+#endif
+#ifdef HANG_DEVICES
+static HB_Error* hang_count(HB_Device_Count_Args* a) {
+  (void)a;
+  hang();
+  return NULL;
+}
+#endif
+#ifdef BOGUS_HANDLE
+/* Every buffer handle it returns is one it never issued. */
+static HB_Error* bogus_alloc(HB_Buffer_Alloc_Args* a) {
+  HB_Error* e = buffer_alloc(a);
+  if (!e) a->buffer += 100000;
+  return e;
+}
+#endif
+#ifdef NULL_MESSAGE
+/* Launch fails with an error whose message is NULL (and whose size says otherwise). */
+static HB_Error* failing_launch(HB_Kernel_Launch_Args* a) {
+  (void)a;
+  return error_new(HB_ERROR_BACKEND, "never seen");
+}
+static void null_message_get(HB_Error_Get_Args* a) {
+  error_get(a);
+  a->message = NULL;
+  a->message_size = 64;
+}
+#endif
+
+#ifdef NEW_MINOR
+/* A next minor's HB_Device_Info_Args: one more field, written only when the host's
+ * struct_size covers it (today's host passes today's size, so it never is). */
+struct future_info {
+  HB_Device_Info_Args base;
+  uint64_t added_later;
+};
+static HB_Error* future_device_info(HB_Device_Info_Args* a) {
+  HB_Error* e = device_info(a);
+  if (!e && a->struct_size >= sizeof(struct future_info))
+    ((struct future_info*)a)->added_later = 42;
+  return e;
+}
+#endif
+
 /* A table from a future minor: one more function after everything this host knows. */
 struct future_api {
   HB_Api base;
@@ -103,6 +174,7 @@ const HB_Api* halbench_plugin_api(uint32_t host_major, uint32_t host_minor) {
   table.base.abi_minor = HB_ABI_MINOR + 1;
   table.base.struct_size = sizeof(struct future_api);
   table.added_later = NULL;
+  table.base.device_info = future_device_info;
 #endif
 #ifdef MAJOR
   table.base.abi_major = MAJOR;
@@ -122,6 +194,25 @@ const HB_Api* halbench_plugin_api(uint32_t host_major, uint32_t host_minor) {
   table.base.buffer_alloc = garbage_alloc;
   table.base.error_get = garbage_error_get;
   table.base.device_info = garbage_info;
+#endif
+#ifdef SEGV_LAUNCH
+  table.base.kernel_launch = segv_launch;
+#endif
+#ifdef ABORT_READ
+  table.base.buffer_read = abort_read;
+#endif
+#ifdef HANG_SYNC
+  table.base.device_sync = hang_sync;
+#endif
+#ifdef HANG_DEVICES
+  table.base.device_count = hang_count;
+#endif
+#ifdef BOGUS_HANDLE
+  table.base.buffer_alloc = bogus_alloc;
+#endif
+#ifdef NULL_MESSAGE
+  table.base.kernel_launch = failing_launch;
+  table.base.error_get = null_message_get;
 #endif
   return &table.base;
 }
