@@ -70,7 +70,7 @@ extern "C" {
 #endif
 
 #define HB_ABI_MAJOR 1
-#define HB_ABI_MINOR 3
+#define HB_ABI_MINOR 4
 
 /* ---- errors ---------------------------------------------------------------------- */
 
@@ -300,6 +300,34 @@ typedef struct {
   uint64_t bytes;
 } HB_Host_Pin_Args;
 
+/* 1.4: a device described without opening it, so listing devices is cheap and needs no
+ * context. The host passes its own HB_Device_Info_Args in `info` (struct_size set, as
+ * for device_info; device NULL); the plugin fills it as device_info would, honouring its
+ * struct_size, with strings that live as long as the library. */
+typedef struct {
+  size_t struct_size;
+  size_t index;              /* in */
+  HB_Device_Info_Args* info; /* in/out */
+} HB_Device_Describe_Args;
+
+/* 1.4: one compute peak, an element of HB_Device_Peaks_Args.peaks. This struct never
+ * grows (it is an array element); a new kind of figure will be a new array. */
+typedef struct {
+  uint64_t dtype; /* one HB_DTYPE_* bit */
+  double tflops;  /* dense, 1e12 operations per second (an FMA is two) */
+} HB_Peak;
+
+/* 1.4: the vendor's own peak figures, so results can quote a share of them. Zero or no
+ * entry: unknown. Everything the plugin returns lives as long as the library. */
+typedef struct {
+  size_t struct_size;
+  size_t index;           /* in */
+  double memory_gbs;      /* out: memory bandwidth, 1e9 bytes per second */
+  const HB_Peak* peaks;   /* out */
+  size_t num_peaks;       /* out */
+  const char* source;     /* out: where the figures come from (a datasheet, a formula) */
+} HB_Device_Peaks_Args;
+
 /* ---- the table ------------------------------------------------------------------- */
 
 typedef struct HB_Api {
@@ -332,10 +360,17 @@ typedef struct HB_Api {
   /* 1.1, optional (absent or NULL: pinning is a no-op) */
   HB_Error* (*host_pin)(HB_Host_Pin_Args* args);
   HB_Error* (*host_unpin)(HB_Host_Pin_Args* args);
+
+  /* 1.4, optional (absent or NULL: devices are listed by opening each one; no vendor
+   * peaks) */
+  HB_Error* (*device_describe)(HB_Device_Describe_Args* args);
+  HB_Error* (*device_peaks)(HB_Device_Peaks_Args* args);
 } HB_Api;
 
 /* The size of the 1.0 table: a 1.0 plugin's struct_size. */
 #define HB_API_SIZE_1_0 offsetof(HB_Api, host_pin)
+/* The size of a 1.1 to 1.3 table. */
+#define HB_API_SIZE_1_1 offsetof(HB_Api, device_describe)
 
 typedef const HB_Api* (*HB_PluginApiFn)(uint32_t host_major, uint32_t host_minor);
 #define HB_PLUGIN_SYMBOL "halbench_plugin_api"

@@ -99,9 +99,16 @@ static HB_Error* device_close(HB_Device_Close_Args* a) {
   return NULL;
 }
 
+/* This struct grew in 1.2: an older host passes the 1.0 size, and gets the 1.0 fields.
+ * (Built against the 1.0 header, the struct has only its first size.) */
+#ifdef HB_DEVICE_INFO_ARGS_SIZE_1_0
+#define SKELETON_INFO_MIN HB_DEVICE_INFO_ARGS_SIZE_1_0
+#else
+#define SKELETON_INFO_MIN sizeof(HB_Device_Info_Args)
+#endif
+
 static HB_Error* device_info(HB_Device_Info_Args* a) {
-  /* This struct grew in 1.2: an older host passes the 1.0 size, and gets the 1.0 fields. */
-  if (!a || a->struct_size < HB_DEVICE_INFO_ARGS_SIZE_1_0)
+  if (!a || a->struct_size < SKELETON_INFO_MIN)
     return error_new(HB_ERROR_INVALID_ARGUMENT, "HB_Device_Info_Args too small or NULL");
   a->name = "skeleton host memory";
   a->vendor = "halbench example";
@@ -116,14 +123,35 @@ static HB_Error* device_info(HB_Device_Info_Args* a) {
   a->features = HB_FEATURE_UNIFIED_MEMORY;
   a->extras = NULL;
   a->num_extras = 0;
-  if (a->struct_size >= sizeof(HB_Device_Info_Args)) {
+#if HB_ABI_MINOR >= 2
+  if (a->struct_size >= offsetof(HB_Device_Info_Args, max_groups) + sizeof a->max_groups) {
     a->dtypes = HB_DTYPE_F32;
     const uint32_t group[3] = {1024, 1024, 64};
     for (int i = 0; i < 3; ++i) a->max_group_size[i] = group[i];
     for (int i = 0; i < 3; ++i) a->max_groups[i] = 0; /* no limit known */
   }
+#endif
   return NULL;
 }
+
+#if HB_ABI_MINOR >= 4
+/* 1.4: the same facts without opening anything (device_info above needs no device). */
+static HB_Error* device_describe(HB_Device_Describe_Args* a) {
+  CHECK_ARGS(a, HB_Device_Describe_Args);
+  if (a->index != 0) return error_new(HB_ERROR_INVALID_ARGUMENT, "no such device");
+  return device_info(a->info);
+}
+
+/* 1.4: this host-memory example quotes no vendor figures. */
+static HB_Error* device_peaks(HB_Device_Peaks_Args* a) {
+  CHECK_ARGS(a, HB_Device_Peaks_Args);
+  a->memory_gbs = 0;
+  a->peaks = NULL;
+  a->num_peaks = 0;
+  a->source = "";
+  return NULL;
+}
+#endif
 
 static HB_Error* device_stats(HB_Device_Stats_Args* a) {
   CHECK_ARGS(a, HB_Device_Stats_Args);
@@ -269,8 +297,14 @@ static const HB_Api skeleton_api = {
     .device_sync = device_sync,
     .event_record = NULL, /* no device timers */
     .event_elapsed = NULL,
+#if HB_ABI_MINOR >= 1
     .host_pin = NULL, /* nothing to pin: memory is the host's */
     .host_unpin = NULL,
+#endif
+#if HB_ABI_MINOR >= 4
+    .device_describe = device_describe,
+    .device_peaks = device_peaks,
+#endif
 };
 
 #ifndef SKELETON_NO_ENTRY

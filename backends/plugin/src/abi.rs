@@ -8,7 +8,7 @@ use std::ffi::c_char;
 use std::mem::{offset_of, size_of};
 
 pub const ABI_MAJOR: u32 = 1;
-pub const ABI_MINOR: u32 = 3;
+pub const ABI_MINOR: u32 = 4;
 /// The oldest minor this host loads.
 pub const MIN_MINOR: u32 = 0;
 pub const SYMBOL: &[u8] = b"halbench_plugin_api";
@@ -177,6 +177,22 @@ args! {
         pub nanoseconds: u64,
     }
     pub struct HB_Host_Pin_Args { pub device: *mut HB_Device, pub host: *const u8, pub bytes: u64, }
+    pub struct HB_Device_Describe_Args { pub index: usize, pub info: *mut HB_Device_Info_Args, }
+    pub struct HB_Device_Peaks_Args {
+        pub index: usize,
+        pub memory_gbs: f64,
+        pub peaks: *const HB_Peak,
+        pub num_peaks: usize,
+        pub source: *const c_char,
+    }
+}
+
+/// 1.4: one vendor compute peak (an array element: no `struct_size`, never grows).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HB_Peak {
+    pub dtype: u64,
+    pub tflops: f64,
 }
 
 #[repr(C)]
@@ -218,10 +234,16 @@ pub struct HB_Api {
     // 1.1, optional
     pub host_pin: Call<HB_Host_Pin_Args>,
     pub host_unpin: Call<HB_Host_Pin_Args>,
+    // 1.4, optional
+    pub device_describe: Call<HB_Device_Describe_Args>,
+    pub device_peaks: Call<HB_Device_Peaks_Args>,
 }
 
 /// A 1.0 plugin's `struct_size`.
 pub const API_SIZE_1_0: usize = offset_of!(HB_Api, host_pin);
+
+/// A 1.1 to 1.3 plugin's `struct_size`.
+pub const API_SIZE_1_1: usize = offset_of!(HB_Api, device_describe);
 
 /// A 1.0/1.1 host's `HB_Device_Info_Args.struct_size`.
 pub const DEVICE_INFO_ARGS_SIZE_1_0: usize = offset_of!(HB_Device_Info_Args, dtypes);
@@ -233,6 +255,7 @@ pub type PluginApiFn = unsafe extern "C" fn(u32, u32) -> *const HB_Api;
 pub const LAYOUT: &[(&str, usize)] = &[
     ("HB_Api", size_of::<HB_Api>()),
     ("HB_API_SIZE_1_0", API_SIZE_1_0),
+    ("HB_API_SIZE_1_1", API_SIZE_1_1),
     ("HB_Error_Get_Args", size_of::<HB_Error_Get_Args>()),
     ("HB_NamedValue", size_of::<HB_NamedValue>()),
     ("HB_Device_Info_Args", size_of::<HB_Device_Info_Args>()),
@@ -267,12 +290,25 @@ pub const LAYOUT: &[(&str, usize)] = &[
     ),
     ("HB_Event_Elapsed_Args", size_of::<HB_Event_Elapsed_Args>()),
     ("HB_Host_Pin_Args", size_of::<HB_Host_Pin_Args>()),
+    (
+        "HB_Device_Describe_Args",
+        size_of::<HB_Device_Describe_Args>(),
+    ),
+    ("HB_Peak", size_of::<HB_Peak>()),
+    ("HB_Device_Peaks_Args", size_of::<HB_Device_Peaks_Args>()),
+    (
+        "HB_Device_Peaks_Args.source",
+        offset_of!(HB_Device_Peaks_Args, source),
+    ),
 ];
 
 // Compile-time checks for 64-bit targets (the header's sizes on LP64).
 #[cfg(target_pointer_width = "64")]
 const _: () = {
-    assert!(size_of::<HB_Api>() == 16 + 20 * 8);
+    assert!(size_of::<HB_Api>() == 16 + 22 * 8);
+    assert!(API_SIZE_1_1 == 16 + 20 * 8);
+    assert!(size_of::<HB_Peak>() == 16);
+    assert!(size_of::<HB_Device_Peaks_Args>() == 48);
     assert!(API_SIZE_1_0 == 16 + 18 * 8);
     assert!(size_of::<HB_Arg>() == 16);
     assert!(size_of::<HB_NamedValue>() == 24);

@@ -286,8 +286,19 @@ impl Backend for PluginBackend {
         }
         let mut infos = Vec::new();
         for index in 0..args.num_devices {
-            let device = crate::device::PluginDevice::open(self.plugin.clone(), index)?;
-            infos.push(device.info().clone());
+            let info = if p.api.device_describe.is_some() {
+                // 1.4: described without opening anything.
+                let mut info = HB_Device_Info_Args::new();
+                let mut d = HB_Device_Describe_Args::new();
+                d.index = index;
+                d.info = &raw mut info;
+                p.call(p.api.device_describe, &mut d, "device_describe")?;
+                info_from(p, &info, index)
+            } else {
+                let device = crate::device::PluginDevice::open(self.plugin.clone(), index)?;
+                device.info().clone()
+            };
+            infos.push(info);
         }
         Ok(infos)
     }
@@ -305,6 +316,45 @@ pub(crate) fn device_info(p: &Plugin, device: *mut HB_Device, index: usize) -> R
     let mut a = HB_Device_Info_Args::new();
     a.device = device;
     p.call(p.api.device_info, &mut a, "device_info")?;
+    Ok(info_from(p, &a, index))
+}
+
+/// The vendor's figures (1.4's `device_peaks`); none from a plugin without it, or where
+/// it fails: a missing figure is only a missing column.
+fn vendor_peaks(p: &Plugin, index: usize, info: &mut DeviceInfo) {
+    let mut a = HB_Device_Peaks_Args::new();
+    a.index = index;
+    if p.api.device_peaks.is_none() || p.call(p.api.device_peaks, &mut a, "device_peaks").is_err() {
+        return;
+    }
+    let source = match cstr(a.source) {
+        s if s.is_empty() => format!("plugin {}", p.name),
+        s => format!("plugin {}: {s}", p.name),
+    };
+    let figure = |v: f64| {
+        (v.is_finite() && v > 0.0).then(|| halbench_hal::Peak {
+            value: v,
+            source: source.clone(),
+        })
+    };
+    info.peak_gbs = figure(a.memory_gbs);
+    if !a.peaks.is_null() && a.num_peaks <= 64 {
+        // SAFETY: the plugin owns `num_peaks` entries at `peaks` (bounded above).
+        let peaks = unsafe { std::slice::from_raw_parts(a.peaks, a.num_peaks) };
+        for peak in peaks {
+            let dtype = DType::ALL
+                .into_iter()
+                .find(|&t| dtype_bit(t) == Some(peak.dtype));
+            if let (Some(t), Some(f)) = (dtype, figure(peak.tflops)) {
+                info.peak_tflops.insert(t, f);
+            }
+        }
+    }
+}
+
+/// A filled `HB_Device_Info_Args` in the HAL's form, plugin attributes and vendor peaks
+/// included.
+fn info_from(p: &Plugin, a: &HB_Device_Info_Args, index: usize) -> DeviceInfo {
     let mut dialects = Vec::new();
     for (bit, d) in [
         (DIALECT_BUILTIN, Dialect::Builtin),
@@ -322,7 +372,7 @@ pub(crate) fn device_info(p: &Plugin, device: *mut HB_Device, index: usize) -> R
     }
     extras.insert("plugin.path".into(), p.origin.clone());
     let has = |bit: u32| a.features & bit != 0;
-    Ok(DeviceInfo {
+    let mut info = DeviceInfo {
         backend: p.name.to_string(),
         index,
         name: cstr(a.name),
@@ -348,7 +398,9 @@ pub(crate) fn device_info(p: &Plugin, device: *mut HB_Device, index: usize) -> R
         },
         extras,
         ..DeviceInfo::default()
-    })
+    };
+    vendor_peaks(p, index, &mut info);
+    info
 }
 
 /// The dtype set from a 1.2 plugin's `dtypes` bits, or from an older one's f16/bf16

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use halbench_hal::{
-    Arg, Backend, Buffer, DType, Device, Dialect, Dims, Error, Event, Kernel, KernelSource, Result,
+    Arg, Backend, Buffer, DType, Device, DeviceInfo, Dialect, Dims, Error, Event, Kernel,
+    KernelSource, Result,
 };
 
 use crate::abi::*;
@@ -135,32 +136,7 @@ fn guard_from<A: Args>(
     what: &str,
     f: impl FnOnce(&mut A) -> Result<()>,
 ) -> *mut HB_Error {
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        if args.is_null() {
-            return Err(invalid(format!("{what}: NULL args")));
-        }
-        // SAFETY: every args struct starts with struct_size; the host owns the struct.
-        let size = unsafe { *args.cast::<usize>() };
-        if size < oldest {
-            return Err(invalid(format!(
-                "{what}: args struct of {size} bytes, this plugin needs at least {oldest}"
-            )));
-        }
-        let known = size.min(size_of::<A>());
-        let mut local = A::new();
-        // SAFETY: the host's struct has at least `known` bytes (its struct_size), `local`
-        // has size_of::<A>() >= known, and every field is an integer or raw pointer, so
-        // any prefix of bytes is a valid value.
-        unsafe {
-            std::ptr::copy_nonoverlapping(args.cast::<u8>(), (&raw mut local).cast::<u8>(), known)
-        };
-        f(&mut local)?;
-        // SAFETY: as above, back the other way; struct_size is written back unchanged.
-        unsafe {
-            std::ptr::copy_nonoverlapping((&raw const local).cast::<u8>(), args.cast(), known)
-        };
-        Ok(())
-    }));
+    let result = catch_unwind(AssertUnwindSafe(|| with_prefix(args, oldest, what, f)));
     match result {
         Ok(Ok(())) => std::ptr::null_mut(),
         Ok(Err(e)) => make_error(e),
@@ -177,6 +153,39 @@ fn guard_from<A: Args>(
             })
         }
     }
+}
+
+/// Runs `f` on a zeroed full-size copy of the caller's struct holding the prefix its
+/// `struct_size` covers, then writes back only that prefix: the one place an args struct
+/// from a host of any version since `oldest` (its first version's size) is read.
+fn with_prefix<A: Args, T>(
+    args: *mut A,
+    oldest: usize,
+    what: &str,
+    f: impl FnOnce(&mut A) -> Result<T>,
+) -> Result<T> {
+    if args.is_null() {
+        return Err(invalid(format!("{what}: NULL args")));
+    }
+    // SAFETY: every args struct starts with struct_size; the host owns the struct.
+    let size = unsafe { *args.cast::<usize>() };
+    if size < oldest {
+        return Err(invalid(format!(
+            "{what}: args struct of {size} bytes, this plugin needs at least {oldest}"
+        )));
+    }
+    let known = size.min(size_of::<A>());
+    let mut local = A::new();
+    // SAFETY: the host's struct has at least `known` bytes (its struct_size), `local`
+    // has size_of::<A>() >= known, and every field is an integer, a float or a raw
+    // pointer, so any prefix of bytes is a valid value.
+    unsafe {
+        std::ptr::copy_nonoverlapping(args.cast::<u8>(), (&raw mut local).cast::<u8>(), known)
+    };
+    let out = f(&mut local)?;
+    // SAFETY: as above, back the other way; struct_size is written back unchanged.
+    unsafe { std::ptr::copy_nonoverlapping((&raw const local).cast::<u8>(), args.cast(), known) };
+    Ok(out)
 }
 
 /// An opened device and the handles it gave out.
@@ -323,42 +332,143 @@ unsafe extern "C" fn device_close(args: *mut HB_Device_Close_Args) -> *mut HB_Er
 unsafe extern "C" fn device_info(args: *mut HB_Device_Info_Args) -> *mut HB_Error {
     guard_from(args, DEVICE_INFO_ARGS_SIZE_1_0, "device_info", |a| {
         let d = device(a.device)?;
-        let info = d.device.info();
-        [a.name, a.vendor, a.driver_version, a.device_type] =
-            [0, 1, 2, 3].map(|i| d.strings[i].as_ptr());
-        a.memory_bytes = info.memory_bytes;
-        a.last_level_cache_bytes = info.last_level_cache_bytes;
-        a.compute_units = info.compute_units;
-        a.max_threads_per_group = info.max_threads_per_group;
-        a.subgroup_size = info.subgroup_size;
-        a.dialects = info
-            .dialects
-            .iter()
-            .filter_map(|&d| crate::loader::dialect_bit(d))
-            .fold(0, |acc, b| acc | b);
-        let f = &info.features;
-        a.dtypes = f
-            .dtypes
-            .iter()
-            .filter_map(|&t| crate::loader::dtype_bit(t))
-            .fold(0, |acc, b| acc | b);
-        a.max_group_size = info.max_group_size;
-        a.max_groups = info.max_groups;
-        a.features = [
-            (info.supports(DType::F16), FEATURE_F16),
-            (info.supports(DType::BF16), FEATURE_BF16),
-            (f.device_timers, FEATURE_DEVICE_TIMERS),
-            (f.cooperative_matrix, FEATURE_COOPERATIVE_MATRIX),
-            (f.unified_memory, FEATURE_UNIFIED_MEMORY),
-            (f.fp8_matrix, FEATURE_FP8_MATRIX),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .fold(0, |acc, (_, b)| acc | b);
-        a.extras = d.extras.as_ptr();
-        a.num_extras = d.extras.len();
+        fill_info(a, d.device.info(), &d.strings, &d.extras);
         Ok(())
     })
+}
+
+/// Strings of a device described without opening it; they live as long as the library
+/// (the ABI's promise), so each description is kept.
+struct Described {
+    strings: [CString; 4],
+    _extras: Vec<(CString, CString)>,
+    extras: Vec<HB_NamedValue>,
+    peaks: Vec<HB_Peak>,
+    source: CString,
+}
+
+// SAFETY: the raw pointers in `extras` point into `_extras`, owned alongside.
+unsafe impl Send for Described {}
+
+// Boxed: a description is read through a pointer after the lock is let go, so it must not
+// move when the Vec grows.
+#[allow(clippy::vec_box)]
+static DESCRIBED: Mutex<Vec<Box<Described>>> = Mutex::new(Vec::new());
+
+/// The backend's device `index` (listed, not opened), kept for the library's lifetime.
+fn describe(index: usize) -> Result<(DeviceInfo, *const Described)> {
+    let info = exported()?
+        .backend
+        .devices()?
+        .into_iter()
+        .nth(index)
+        .ok_or_else(|| invalid(format!("no device {index}")))?;
+    let extras: Vec<(CString, CString)> = info.extras.iter().map(|(k, v)| (c(k), c(v))).collect();
+    let peaks = info
+        .peak_tflops
+        .iter()
+        .filter_map(|(&t, p)| {
+            crate::loader::dtype_bit(t).map(|dtype| HB_Peak {
+                dtype,
+                tflops: p.value,
+            })
+        })
+        .collect();
+    let sources: Vec<&str> = info
+        .peak_gbs
+        .iter()
+        .chain(info.peak_tflops.values())
+        .map(|p| p.source.as_str())
+        .collect();
+    let described = Box::new(Described {
+        strings: [
+            c(&info.name),
+            c(&info.vendor),
+            c(&info.driver_version),
+            c(info.device_type.name()),
+        ],
+        extras: named(&extras),
+        _extras: extras,
+        peaks,
+        source: c(sources.first().copied().unwrap_or_default()),
+    });
+    let raw: *const Described = &*described;
+    DESCRIBED
+        .lock()
+        .map_err(|_| invalid("device_describe: poisoned"))?
+        .push(described);
+    Ok((info, raw))
+}
+
+unsafe extern "C" fn device_describe(args: *mut HB_Device_Describe_Args) -> *mut HB_Error {
+    guard(args, "device_describe", |a| {
+        let (info, d) = describe(a.index)?;
+        // SAFETY: kept in DESCRIBED until the library is unloaded.
+        let d = unsafe { &*d };
+        with_prefix(
+            a.info,
+            DEVICE_INFO_ARGS_SIZE_1_0,
+            "device_describe.info",
+            |out| {
+                fill_info(out, &info, &d.strings, &d.extras);
+                Ok(())
+            },
+        )
+    })
+}
+
+unsafe extern "C" fn device_peaks(args: *mut HB_Device_Peaks_Args) -> *mut HB_Error {
+    guard(args, "device_peaks", |a| {
+        let (info, d) = describe(a.index)?;
+        // SAFETY: kept in DESCRIBED until the library is unloaded.
+        let d = unsafe { &*d };
+        a.memory_gbs = info.peak_gbs.as_ref().map_or(0.0, |p| p.value);
+        a.peaks = d.peaks.as_ptr();
+        a.num_peaks = d.peaks.len();
+        a.source = d.source.as_ptr();
+        Ok(())
+    })
+}
+
+/// `device_info`'s and `device_describe`'s answer, from the HAL's form.
+fn fill_info(
+    a: &mut HB_Device_Info_Args,
+    info: &DeviceInfo,
+    strings: &[CString; 4],
+    extras: &[HB_NamedValue],
+) {
+    [a.name, a.vendor, a.driver_version, a.device_type] = [0, 1, 2, 3].map(|i| strings[i].as_ptr());
+    a.memory_bytes = info.memory_bytes;
+    a.last_level_cache_bytes = info.last_level_cache_bytes;
+    a.compute_units = info.compute_units;
+    a.max_threads_per_group = info.max_threads_per_group;
+    a.subgroup_size = info.subgroup_size;
+    a.dialects = info
+        .dialects
+        .iter()
+        .filter_map(|&d| crate::loader::dialect_bit(d))
+        .fold(0, |acc, b| acc | b);
+    let f = &info.features;
+    a.dtypes = f
+        .dtypes
+        .iter()
+        .filter_map(|&t| crate::loader::dtype_bit(t))
+        .fold(0, |acc, b| acc | b);
+    a.max_group_size = info.max_group_size;
+    a.max_groups = info.max_groups;
+    a.features = [
+        (info.supports(DType::F16), FEATURE_F16),
+        (info.supports(DType::BF16), FEATURE_BF16),
+        (f.device_timers, FEATURE_DEVICE_TIMERS),
+        (f.cooperative_matrix, FEATURE_COOPERATIVE_MATRIX),
+        (f.unified_memory, FEATURE_UNIFIED_MEMORY),
+        (f.fp8_matrix, FEATURE_FP8_MATRIX),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |acc, (_, b)| acc | b);
+    a.extras = extras.as_ptr();
+    a.num_extras = extras.len();
 }
 
 unsafe extern "C" fn device_stats(args: *mut HB_Device_Stats_Args) -> *mut HB_Error {
@@ -566,6 +676,8 @@ static API: HB_Api = HB_Api {
     event_elapsed: Some(event_elapsed),
     host_pin: Some(host_pin),
     host_unpin: Some(host_unpin),
+    device_describe: Some(device_describe),
+    device_peaks: Some(device_peaks),
 };
 
 /// The attributes every plugin reports, from `export_plugin!`'s arguments.

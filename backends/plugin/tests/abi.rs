@@ -20,6 +20,11 @@ fn scratch() -> PathBuf {
 
 /// Compiles `source` into a shared library with `defines`; panics with cc's output.
 fn build(source: &str, name: &str, defines: &[&str]) -> PathBuf {
+    build_against(source, name, defines, "hal/include")
+}
+
+/// As `build`, against the header in `include` (a frozen copy of an older version).
+fn build_against(source: &str, name: &str, defines: &[&str], include: &str) -> PathBuf {
     let out = scratch().join(format!("lib{name}.so"));
     let status = Command::new("cc")
         .args([
@@ -31,7 +36,7 @@ fn build(source: &str, name: &str, defines: &[&str]) -> PathBuf {
             "-Wno-unused-function",
         ])
         .arg("-I")
-        .arg(root().join("hal/include"))
+        .arg(root().join(include))
         .args(defines.iter().map(|d| format!("-D{d}")))
         .arg(root().join(source))
         .arg("-o")
@@ -140,6 +145,123 @@ fn older_and_newer_minors_both_load() {
     let info = old.devices().unwrap().remove(0);
     assert_eq!(info.features.dtypes, [DType::F32, DType::F16].into());
     assert_eq!((info.max_group_size, info.max_groups), ([0; 3], [0; 3]));
+}
+
+/// The ABI matrix, the new-host/old-plugin corner: the skeleton's source compiled against
+/// the frozen 1.0 header (no pinning, no 1.2 fields, no describe) loads in today's host,
+/// lists its device by opening it, and runs.
+#[test]
+fn a_plugin_built_against_the_frozen_1_0_header_loads_and_runs() {
+    let lib = build_against(
+        "backends/plugin/examples/skeleton.c",
+        "skeleton-1.0",
+        &[],
+        "hal/include/frozen/1.0",
+    );
+    let backend = PluginBackend::load(&lib).unwrap();
+    let info = backend.devices().unwrap().remove(0);
+    assert_eq!(info.name, "skeleton host memory");
+    // 1.0 has no dtype set (f32 only) and no limits.
+    assert_eq!(info.features.dtypes, [DType::F32].into());
+    assert_eq!((info.max_group_size, info.max_groups), ([0; 3], [0; 3]));
+    round_trip(&backend);
+    backend.open(0).unwrap().pin(&[0; 64]).unwrap();
+}
+
+/// The table straight from a library, as a host of any version would see it.
+fn raw_table(lib: &Path) -> (libloading::Library, *const abi::HB_Api) {
+    // SAFETY: the test's own plugin; the entry point has the header's type.
+    unsafe {
+        let library = libloading::Library::new(lib).unwrap();
+        let entry = *library.get::<abi::PluginApiFn>(abi::SYMBOL).unwrap();
+        let table = entry(1, 0);
+        (library, table)
+    }
+}
+
+/// `device_info` into a struct of `size` bytes followed by a canary; returns the struct's
+/// name field and whether the canary survived.
+fn info_with_canary(table: &abi::HB_Api, device: *mut abi::HB_Device, size: usize) -> (bool, bool) {
+    use abi::Args;
+    #[repr(C)]
+    struct Guarded {
+        info: abi::HB_Device_Info_Args,
+        canary: [u64; 4],
+    }
+    let mut g = Guarded {
+        info: abi::HB_Device_Info_Args::new(),
+        canary: [0x5a5a_5a5a_5a5a_5a5a; 4],
+    };
+    // The bytes between `size` and the struct's end are canary too.
+    let base = (&raw mut g).cast::<u8>();
+    // SAFETY: writing within `g`.
+    unsafe {
+        std::ptr::write_bytes(
+            base.add(size),
+            0x5a,
+            std::mem::size_of::<Guarded>() - 32 - size,
+        )
+    };
+    g.info.struct_size = size;
+    g.info.device = device;
+    // SAFETY: a live device of this table's plugin and a struct of `size` bytes.
+    let err = unsafe { (table.device_info.unwrap())(&mut g.info) };
+    assert!(err.is_null());
+    let tail = (size..std::mem::size_of::<Guarded>())
+        // SAFETY: reading within `g`.
+        .all(|i| unsafe { *base.add(i) } == 0x5a);
+    (!g.info.name.is_null(), tail)
+}
+
+/// Old host / new plugin: the next minor's plugin (an extra function, an extra field in
+/// HB_Device_Info_Args) and today's skeleton, each given a 1.0-sized struct (an old host)
+/// and today's (this host): both answer, and neither writes a byte past the struct.
+#[test]
+fn newer_plugins_answer_older_hosts_within_their_structs() {
+    use abi::Args;
+    for lib in [
+        variant("next-minor", &["NEW_MINOR"]),
+        build("backends/plugin/examples/skeleton.c", "skeleton-now", &[]),
+    ] {
+        let (_library, table) = raw_table(&lib);
+        // SAFETY: the library is loaded for this scope.
+        let table = unsafe { &*table };
+        let mut open = abi::HB_Device_Open_Args::new();
+        // SAFETY: the table's own device_open.
+        assert!(unsafe { (table.device_open.unwrap())(&mut open) }.is_null());
+        for size in [
+            abi::DEVICE_INFO_ARGS_SIZE_1_0,
+            std::mem::size_of::<abi::HB_Device_Info_Args>(),
+        ] {
+            let (named, canary) = info_with_canary(table, open.device, size);
+            assert!(named && canary, "{}: size {size}", lib.display());
+        }
+        let mut close = abi::HB_Device_Close_Args::new();
+        close.device = open.device;
+        // SAFETY: closing the device opened above.
+        assert!(unsafe { (table.device_close.unwrap())(&mut close) }.is_null());
+    }
+}
+
+/// A 1.4 plugin lists without opening: the skeleton's describe answers what device_info
+/// does.
+#[test]
+fn a_1_4_plugin_describes_devices_without_opening_them() {
+    let lib = build(
+        "backends/plugin/examples/skeleton.c",
+        "skeleton-describe",
+        &[],
+    );
+    let (_library, table) = raw_table(&lib);
+    // SAFETY: loaded for this scope.
+    let table = unsafe { &*table };
+    assert!(table.device_describe.is_some() && table.device_peaks.is_some());
+    let backend = PluginBackend::load(&lib).unwrap();
+    let listed = backend.devices().unwrap().remove(0);
+    let opened = backend.open(0).unwrap().info().clone();
+    assert_eq!(listed, opened);
+    // No vendor figures from this example: none recorded, rather than zeros.
+    assert!(listed.peak_gbs.is_none() && listed.peak_tflops.is_empty());
 }
 
 #[test]

@@ -21,13 +21,20 @@ impl Backend for Panicky {
         "panicky"
     }
     fn devices(&self) -> Result<Vec<DeviceInfo>> {
+        let peak = |value: f64| halbench_hal::Peak {
+            value,
+            source: "datasheet".into(),
+        };
         Ok(vec![DeviceInfo {
             backend: "panicky".into(),
             name: "panics".into(),
+            peak_gbs: Some(peak(3350.0)),
+            peak_tflops: [(halbench_hal::DType::F16, peak(989.0))].into(),
             ..DeviceInfo::default()
         }])
     }
     fn open(&self, index: usize) -> Result<Box<dyn Device>> {
+        OPENS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if index > 0 {
             panic!("open({index}) panics");
         }
@@ -75,6 +82,8 @@ halbench_plugin::export_plugin!(
     vendor: "tests",
     runtime_version: "none",
 );
+
+static OPENS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The tests share the SDK's error counter: one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -180,4 +189,21 @@ fn an_older_host_gets_the_fields_its_struct_has_and_nothing_past_it() {
         close.device = open.device;
         assert!((api.device_close.unwrap())(&mut close).is_null());
     }
+}
+
+/// 1.4 through the SDK: listing describes without opening (an `open` here would count),
+/// and the backend's vendor figures arrive with their source.
+#[test]
+fn listing_opens_nothing_and_carries_the_vendor_peaks() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let backend = loaded();
+    let before = OPENS.load(std::sync::atomic::Ordering::SeqCst);
+    let info = backend.devices().unwrap().remove(0);
+    assert_eq!(OPENS.load(std::sync::atomic::Ordering::SeqCst), before);
+    assert_eq!(info.name, "panics");
+    let gbs = info.peak_gbs.expect("vendor bandwidth");
+    assert_eq!(gbs.value, 3350.0);
+    assert_eq!(gbs.source, "plugin panicky: datasheet");
+    assert_eq!(info.peak_tflops[&halbench_hal::DType::F16].value, 989.0);
+    assert_eq!(sdk::live_errors(), 0);
 }

@@ -10,6 +10,7 @@
 int main(void) {
   SIZE(HB_Api);
   printf("HB_API_SIZE_1_0 %zu\n", (size_t)HB_API_SIZE_1_0);
+  printf("HB_API_SIZE_1_1 %zu\n", (size_t)HB_API_SIZE_1_1);
   SIZE(HB_Error_Get_Args);
   SIZE(HB_NamedValue);
   SIZE(HB_Device_Info_Args);
@@ -26,5 +27,9 @@ int main(void) {
   OFFSET(HB_Kernel_Launch_Args, args);
   SIZE(HB_Event_Elapsed_Args);
   SIZE(HB_Host_Pin_Args);
+  SIZE(HB_Device_Describe_Args);
+  SIZE(HB_Peak);
+  SIZE(HB_Device_Peaks_Args);
+  OFFSET(HB_Device_Peaks_Args, source);
   return 0;
 }
