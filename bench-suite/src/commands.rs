@@ -57,8 +57,10 @@ pub fn devices(json: bool) -> ExitCode {
 }
 
 /// With `--plugin` and no `--backend`, only the plugins are certified, and one that does
-/// not load fails the command.
-pub fn conformance(names: &[String], filter: Option<String>) -> ExitCode {
+/// not load fails the command. Unless `in_process`, each backend's trials run in a worker
+/// process of their own (`conformance --in-process --backend NAME`), so a driver that
+/// crashes fails its backend, named with the signal, and the others still run.
+pub fn conformance(names: &[String], filter: Option<String>, in_process: bool) -> ExitCode {
     let explicit = !registry::explicit_plugins().is_empty();
     let all = if explicit && names.is_empty() {
         registry::plugins()
@@ -69,6 +71,9 @@ pub fn conformance(names: &[String], filter: Option<String>) -> ExitCode {
         Ok(b) => b,
         Err(e) => return usage(e),
     };
+    if !in_process {
+        return conformance_in_workers(&backends, filter);
+    }
     if explicit {
         for b in &backends {
             if let Err(e) = b.devices() {
@@ -90,6 +95,43 @@ pub fn conformance(names: &[String], filter: Option<String>) -> ExitCode {
         ExitCode::from(FAILURE)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn conformance_in_workers(
+    backends: &[std::sync::Arc<dyn halbench_hal::Backend>],
+    filter: Option<String>,
+) -> ExitCode {
+    let mut failed = Vec::new();
+    for b in backends {
+        let status = crate::supervisor::child_command().and_then(|mut c| {
+            c.args(["conformance", "--in-process", "--backend", b.name()]);
+            c.args(filter.iter());
+            c.status()
+                .map_err(|e| format!("cannot start a worker process: {e}"))
+        });
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) if s.code() == Some(i32::from(FAILURE)) => failed.push(b.name().to_string()),
+            Ok(s) => {
+                let why = crate::supervisor::describe_exit(s);
+                eprintln!(
+                    "error: conformance on {}: {why}; its trials after the last one printed did not run",
+                    b.name()
+                );
+                failed.push(b.name().to_string());
+            }
+            Err(e) => {
+                eprintln!("error: conformance on {}: {e}", b.name());
+                failed.push(b.name().to_string());
+            }
+        }
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("conformance failed on: {}", failed.join(", "));
+        ExitCode::from(FAILURE)
     }
 }
 

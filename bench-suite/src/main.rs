@@ -47,6 +47,10 @@ enum Command {
         backend: Vec<String>,
         /// Run only trials whose name contains this.
         filter: Option<String>,
+        /// Run every backend's trials in this process, instead of a worker process per
+        /// backend (a driver that crashes then ends the whole suite).
+        #[arg(long)]
+        in_process: bool,
     },
     /// Compare two result files: faster / same / slower / ambiguous against the threshold
     /// and both runs' precision, and status changes. Exits 1 on a regression (the CI gate).
@@ -346,7 +350,11 @@ fn main() -> ExitCode {
         Some(Command::Worker) => halbench::worker::serve(),
         Some(Command::Run(args)) => run_command(args),
         Some(Command::Devices { json }) => commands::devices(json),
-        Some(Command::Conformance { backend, filter }) => commands::conformance(&backend, filter),
+        Some(Command::Conformance {
+            backend,
+            filter,
+            in_process,
+        }) => commands::conformance(&backend, filter, in_process),
         Some(Command::Compare {
             base,
             new,

@@ -78,26 +78,49 @@ pub fn signal_name(signal: i32) -> &'static str {
     }
 }
 
+/// This binary as a child: the same `--plugin`s, killed if this process dies.
+pub fn child_command() -> Result<std::process::Command, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find halbench: {e}"))?;
+    let mut command = std::process::Command::new(exe);
+    for plugin in crate::registry::explicit_plugins() {
+        command.arg("--plugin").arg(plugin);
+    }
+    // SAFETY: prctl is async-signal-safe; between fork and exec it only asks the kernel
+    // to kill this child when its parent dies, so no worker outlives a run.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    Ok(command)
+}
+
+/// How a child ended, in the words error rows use.
+pub fn describe_exit(status: std::process::ExitStatus) -> String {
+    match (status.signal(), status.code()) {
+        (Some(sig), _) => format!(
+            "worker killed by signal {sig} ({}{})",
+            signal_name(sig),
+            if status.core_dumped() {
+                ", core dumped"
+            } else {
+                ""
+            }
+        ),
+        (None, Some(code)) => format!("worker exited with status {code}"),
+        (None, None) => format!("worker ended: {status}"),
+    }
+}
+
 impl Worker {
     fn spawn(job: &Job) -> Result<Worker, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find halbench: {e}"))?;
-        let mut command = std::process::Command::new(exe);
-        for plugin in crate::registry::explicit_plugins() {
-            command.arg("--plugin").arg(plugin);
-        }
+        let mut command = child_command()?;
         command
             .arg("__worker")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        // SAFETY: prctl is async-signal-safe; between fork and exec it only asks the
-        // kernel to kill this child when its parent dies, so no worker outlives a run.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start a worker process: {e}"))?;
@@ -162,19 +185,7 @@ impl Worker {
     /// How the child ended, once its pipe has closed.
     fn death(&mut self) -> String {
         match self.child.wait() {
-            Ok(status) => match (status.signal(), status.code()) {
-                (Some(sig), _) => format!(
-                    "worker killed by signal {sig} ({}{})",
-                    signal_name(sig),
-                    if status.core_dumped() {
-                        ", core dumped"
-                    } else {
-                        ""
-                    }
-                ),
-                (None, Some(code)) => format!("worker exited with status {code}"),
-                (None, None) => format!("worker ended: {status}"),
-            },
+            Ok(status) => describe_exit(status),
             Err(e) => format!("worker lost: {e}"),
         }
     }

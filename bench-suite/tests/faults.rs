@@ -327,3 +327,18 @@ fn a_second_ctrl_c_exits_at_once_and_corrupts_nothing() {
         serde_json::from_str::<Value>(&text).expect("a whole document");
     }
 }
+
+/// `conformance` runs each backend in a worker too: the crash fails that backend by name,
+/// with the signal, and the command exits 1 instead of dying.
+#[test]
+fn conformance_names_the_backend_whose_worker_crashed() {
+    let dir = scratch("fault-conformance");
+    let lib = faulty(&dir, "SEGV_LAUNCH");
+    let out = common::halbench(&["conformance", "--plugin", lib.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("conformance on skeleton: worker killed by signal 11 (SIGSEGV)"),
+        "{stderr}"
+    );
+}
