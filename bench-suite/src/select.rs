@@ -128,15 +128,24 @@ impl Selection {
         let mut per_workload: Vec<Vec<Shape>> = vec![Vec::new(); workloads.len()];
         for spec in specs {
             let mut fitted = false;
+            // A workload that refuses a shape of its kind leaves it to the others (a
+            // stream size too many launches for latency.launch); alone, it says why.
+            let mut refused = None;
             for (i, w) in workloads.iter().enumerate() {
                 match Shape::parse(w.shape_kind(), spec) {
                     None => {}
                     Some(Err(e)) => return Err(UsageError(e)),
-                    Some(Ok(shape)) => {
-                        fitted = true;
-                        per_workload[i].push(shape);
-                    }
+                    Some(Ok(shape)) => match admit(*w, &shape) {
+                        Err(e) => refused = Some(format!("{}: shape `{spec}`: {e}", w.name())),
+                        Ok(()) => {
+                            fitted = true;
+                            per_workload[i].push(shape);
+                        }
+                    },
                 }
+            }
+            if let (false, Some(reason)) = (fitted, refused) {
+                return Err(UsageError(reason));
             }
             if !fitted {
                 return Err(UsageError(format!(
@@ -260,4 +269,21 @@ fn dedup(mut v: Vec<&str>) -> Vec<&str> {
         new
     });
     v
+}
+
+/// The most bytes a case may move in one run: 1 PiB, past any device's memory, so a
+/// shape whose sizes would overflow the plan's u64 arithmetic is refused first.
+const MAX_CASE_BYTES: f64 = (1u64 << 50) as f64;
+
+/// A shape of `w`'s kind that `w` can also plan: its own rules, then a size bound.
+fn admit(w: &dyn Workload, shape: &Shape) -> Result<(), String> {
+    w.check_shape(shape)?;
+    let bytes = w.cost(shape, DType::F32).bytes;
+    if bytes > MAX_CASE_BYTES {
+        return Err(format!(
+            "a run would move {:.3e} bytes, more than 1 PiB (no device holds that)",
+            bytes
+        ));
+    }
+    Ok(())
 }

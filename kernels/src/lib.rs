@@ -148,6 +148,12 @@ pub trait Workload: Sync {
     fn bound(&self) -> Bound;
     /// The shapes of a scale; memory-bound workloads size themselves from the device.
     fn shapes(&self, scale: Scale, info: &DeviceInfo) -> Vec<Shape>;
+    /// Refuses a shape of the right kind this workload still cannot take (its plan would
+    /// not fit in host memory, say), with the reason. Default: every valid shape.
+    fn check_shape(&self, shape: &Shape) -> Result<(), String> {
+        let _ = shape;
+        Ok(())
+    }
     fn cost(&self, shape: &Shape, dtype: DType) -> Cost;
     /// Buffers with their inputs, and the steps. Only called with this workload's shapes.
     fn plan(&self, variant: &str, dtype: DType, shape: &Shape, info: &DeviceInfo) -> Plan;

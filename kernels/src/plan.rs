@@ -21,6 +21,17 @@ pub struct BufferSpec {
     /// is the timed step itself.
     pub upload: bool,
     data: OnceLock<Vec<u8>>,
+    make: Option<Generator>,
+}
+
+/// Makes a generated input's bytes on first use (quantised weights, a KV cache's bytes).
+#[derive(Clone)]
+struct Generator(Arc<dyn Fn() -> Vec<u8> + Send + Sync>);
+
+impl std::fmt::Debug for Generator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Generator")
+    }
 }
 
 impl BufferSpec {
@@ -32,6 +43,26 @@ impl BufferSpec {
             input: Some(dtype),
             upload: true,
             data: OnceLock::new(),
+            make: None,
+        }
+    }
+
+    /// A buffer of `bytes` bytes that `make` generates on first use, as `input`'s are:
+    /// for inputs a workload builds itself (quantised weights), so they too are made
+    /// only once the case is known to fit. `make` must return exactly `bytes` bytes.
+    pub fn generated(
+        name: &'static str,
+        dtype: DType,
+        bytes: u64,
+        make: impl Fn() -> Vec<u8> + Send + Sync + 'static,
+    ) -> Self {
+        BufferSpec {
+            name,
+            bytes,
+            input: Some(dtype),
+            upload: true,
+            data: OnceLock::new(),
+            make: Some(Generator(Arc::new(make))),
         }
     }
 
@@ -44,6 +75,7 @@ impl BufferSpec {
             input: Some(dtype),
             upload: true,
             data: OnceLock::from(bytes),
+            make: None,
         }
     }
 
@@ -55,6 +87,7 @@ impl BufferSpec {
             input: None,
             upload: false,
             data: OnceLock::new(),
+            make: None,
         }
     }
 
@@ -62,9 +95,16 @@ impl BufferSpec {
     pub fn data(&self) -> &[u8] {
         match self.input {
             None => &[],
-            Some(dtype) => self.data.get_or_init(|| {
-                let n = self.bytes as usize / dtype.size();
-                data::random(dtype, n, data::seed(self.name))
+            Some(dtype) => self.data.get_or_init(|| match &self.make {
+                Some(Generator(make)) => {
+                    let bytes = make();
+                    debug_assert_eq!(bytes.len() as u64, self.bytes, "{}", self.name);
+                    bytes
+                }
+                None => {
+                    let n = self.bytes as usize / dtype.size();
+                    data::random(dtype, n, data::seed(self.name))
+                }
             }),
         }
     }

@@ -80,6 +80,12 @@ struct Sizes {
     rows: Vec<u64>,
 }
 
+/// The most experts a shape may have, and the most routing draws (tokens × top × experts):
+/// routing is drawn on the host with the plan, so these bound its memory and time (about
+/// a second) far past any model's (256 experts, 8 of them a token, 16K tokens: 2^25).
+const MAX_EXPERTS: u64 = 1 << 16;
+const MAX_ROUTING: u64 = 1 << 30;
+
 /// Each token's `top` distinct experts, drawn as the shape's routing says.
 fn route(shape: &Shape) -> Vec<u64> {
     let v = |k| shape.get(k);
@@ -206,6 +212,20 @@ impl Workload for Grouped {
 
     fn bound(&self) -> Bound {
         Bound::Memory
+    }
+
+    fn check_shape(&self, shape: &Shape) -> Result<(), String> {
+        let (e, t, top) = (shape.get("experts"), shape.get("t"), shape.get("top"));
+        let draws = t.saturating_mul(top).saturating_mul(e);
+        if e > MAX_EXPERTS {
+            Err(format!("experts={e} exceeds {MAX_EXPERTS}"))
+        } else if draws > MAX_ROUTING {
+            Err(format!(
+                "routing t × top × experts = {draws} draws exceeds {MAX_ROUTING} (the host draws it with the plan)"
+            ))
+        } else {
+            Ok(())
+        }
     }
 
     fn shapes(&self, scale: Scale, _info: &DeviceInfo) -> Vec<Shape> {

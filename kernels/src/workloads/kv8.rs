@@ -15,7 +15,7 @@ use float8::F8E4M3;
 use halbench_hal::{DType, DeviceInfo};
 
 use super::attention::buf;
-use super::paged::layout;
+use super::paged::{check_table, layout};
 use crate::check::Validation;
 use crate::data::{get, seed, Rng};
 use crate::plan::{BufferSpec, Output, Plan};
@@ -112,6 +112,10 @@ impl Workload for Kv8 {
         Bound::Memory
     }
 
+    fn check_shape(&self, shape: &Shape) -> Result<(), String> {
+        check_table(shape)
+    }
+
     fn shapes(&self, scale: Scale, _info: &DeviceInfo) -> Vec<Shape> {
         match scale {
             // attention.paged's smoke shapes (pages not dividing the lengths, one sequence
@@ -147,19 +151,27 @@ impl Workload for Kv8 {
         let bh = x.b * x.h;
         // Whole 32-bit words: GLSL reads the bytes as words.
         let kv = (x.pages * x.hkv * x.page * x.d).next_multiple_of(4);
-        let scales = |label| {
-            let mut rng = Rng::new(seed(label));
-            (0..x.pages * x.hkv)
-                .flat_map(|_| ((1.5 + rng.value()) / 2.0 / format.max()).to_le_bytes())
-                .collect::<Vec<u8>>()
+        // Generated on first use, as random inputs are: a cache too big for the device
+        // is refused before its bytes are made.
+        let (n_scales, max) = (x.pages * x.hkv, format.max());
+        let scales = move |label: &'static str| {
+            BufferSpec::generated(label, DType::F32, n_scales * 4, move || {
+                let mut rng = Rng::new(seed(label));
+                (0..n_scales)
+                    .flat_map(|_| ((1.5 + rng.value()) / 2.0 / max).to_le_bytes())
+                    .collect()
+            })
+        };
+        let cache = move |label: &'static str| {
+            BufferSpec::generated(label, DType::F32, kv, move || format.bytes(kv, label))
         };
         let [table, lens] = x.table_buffers();
         let buffers = vec![
             BufferSpec::input("attn.q", dtype, bh * x.d),
-            BufferSpec::with_data("attn.k8", DType::F32, format.bytes(kv, "attn.k8")),
-            BufferSpec::with_data("attn.v8", DType::F32, format.bytes(kv, "attn.v8")),
-            BufferSpec::with_data("attn.k8.scales", DType::F32, scales("attn.k8.scales")),
-            BufferSpec::with_data("attn.v8.scales", DType::F32, scales("attn.v8.scales")),
+            cache("attn.k8"),
+            cache("attn.v8"),
+            scales("attn.k8.scales"),
+            scales("attn.v8.scales"),
             table,
             lens,
             BufferSpec::output("attn.o", bh * x.d * dtype.size() as u64),

@@ -17,6 +17,10 @@ use crate::{Bound, Cost, Scale, Shape, ShapeKind, Workload};
 
 const GUARD_WORDS: u64 = 64;
 
+/// The most launches one run takes: the plan holds one step per launch, and a million
+/// would be hundreds of MB of host memory to say what a thousand already says.
+const MAX_LAUNCHES: u64 = 100_000;
+
 pub(crate) struct Launch;
 
 impl Workload for Launch {
@@ -47,6 +51,15 @@ impl Workload for Launch {
             Scale::Full => 1000,
         };
         vec![Shape::Elements { n }]
+    }
+
+    fn check_shape(&self, shape: &Shape) -> Result<(), String> {
+        match shape.elements() {
+            n if n > MAX_LAUNCHES => Err(format!(
+                "n={n} launches a run exceeds {MAX_LAUNCHES} (the plan holds one step per launch)"
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn cost(&self, shape: &Shape, _dtype: DType) -> Cost {

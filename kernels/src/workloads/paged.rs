@@ -50,6 +50,23 @@ pub(super) struct Layout {
     pub(super) table: Vec<u32>,
 }
 
+/// The most block-table entries (b × ⌈l/page⌉) a shape may have: the table and the page
+/// pool are built on the host with the plan, so this bounds them (256 MiB each) far past
+/// any serving batch (256 sequences of 128K keys in pages of 16 are 2M entries).
+const MAX_TABLE_ENTRIES: u64 = 1 << 26;
+
+/// Refuses paged shapes whose block table the host should not build (see
+/// [`MAX_TABLE_ENTRIES`]); both paged families share it.
+pub(super) fn check_table(shape: &Shape) -> Result<(), String> {
+    let (page, b, l) = (shape.get("page").max(1), shape.get("b"), shape.get("l"));
+    match b.saturating_mul(l.div_ceil(page)) {
+        n if n > MAX_TABLE_ENTRIES => Err(format!(
+            "its block table (b × ⌈l/page⌉ = {n} entries) exceeds {MAX_TABLE_ENTRIES}: fewer or longer pages, or fewer sequences"
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn layout(shape: &Shape) -> Layout {
     let v = |k| shape.get(k);
     let (page, b, l) = (v("page").max(1), v("b"), v("l"));
@@ -286,6 +303,10 @@ impl Workload for Paged {
 
     fn bound(&self) -> Bound {
         Bound::Memory
+    }
+
+    fn check_shape(&self, shape: &Shape) -> Result<(), String> {
+        check_table(shape)
     }
 
     fn shapes(&self, scale: Scale, _info: &DeviceInfo) -> Vec<Shape> {

@@ -133,22 +133,36 @@ impl Workload for WeightQuantGemm {
 
     fn plan(&self, _variant: &str, dtype: DType, shape: &Shape, _info: &DeviceInfo) -> Plan {
         let x = sizes(shape);
-        let mut rng = Rng::new(seed("gemm.wq.w"));
-        let weights: Vec<u8> = (0..x.weight_bytes())
-            .map(|_| rng.next_u64() as u8)
-            .collect();
+        // Generated on first use, as random inputs are: weights too big for the device
+        // are refused before they are made.
+        let weights = BufferSpec::generated("gemm.wq.w", DType::F32, x.weight_bytes(), {
+            let n = x.weight_bytes();
+            move || {
+                let mut rng = Rng::new(seed("gemm.wq.w"));
+                (0..n).map(|_| rng.next_u64() as u8).collect()
+            }
+        });
         // Scales near 1/64, so a column's sum stays near the activations' size.
-        let mut rng = Rng::new(seed("gemm.wq.s"));
-        let mut scales = vec![0u8; (x.groups() * x.n) as usize * dtype.size()];
-        for e in scales.chunks_exact_mut(dtype.size()) {
-            dtype.encode((1.5 + rng.value()) / 96.0, e);
-        }
+        let n_scales = x.groups() * x.n;
+        let scales = BufferSpec::generated(
+            "gemm.wq.s",
+            dtype,
+            n_scales * dtype.size() as u64,
+            move || {
+                let mut rng = Rng::new(seed("gemm.wq.s"));
+                let mut scales = vec![0u8; n_scales as usize * dtype.size()];
+                for e in scales.chunks_exact_mut(dtype.size()) {
+                    dtype.encode((1.5 + rng.value()) / 96.0, e);
+                }
+                scales
+            },
+        );
         let rows = x.m.min(ROWS).next_power_of_two();
         Plan {
             buffers: vec![
                 BufferSpec::input("gemm.a", dtype, x.m * x.k),
-                BufferSpec::with_data("gemm.wq.w", DType::F32, weights),
-                BufferSpec::with_data("gemm.wq.s", dtype, scales),
+                weights,
+                scales,
                 BufferSpec::output("gemm.c", x.m * x.n * dtype.size() as u64),
             ],
             steps: vec![Step::Launch(
