@@ -74,10 +74,17 @@ pub struct Comparison {
 
 /// Reads a results document, with a clear error for anything else.
 pub fn load(path: &Path) -> Result<RunReport, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse_report(&bytes, path)
+}
+
+/// A results document from bytes (`path` names it in errors): what `compare`, `report`,
+/// `roofline --input` and `--baseline` read, so any bytes give a document or a clear error.
+pub fn parse_report(bytes: &[u8], path: &Path) -> Result<RunReport, String> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))?;
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        serde_json::from_str(text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(SCHEMA_VERSION) => {}
         Some(v) => {

@@ -298,6 +298,15 @@ window.addEventListener("load", function () {{
     ))
 }
 
+/// The page for labelled documents (what `halbench report` writes).
+pub fn html(labelled: Vec<(String, RunReport)>) -> Result<String, String> {
+    let sources: Vec<Source> = labelled
+        .into_iter()
+        .map(|(label, report)| Source { label, report })
+        .collect();
+    page(&sources).map_err(|e| e.to_string())
+}
+
 /// `halbench report`.
 pub fn command(files: &[PathBuf], out: &Path) -> ExitCode {
     let mut sources = Vec::new();
