@@ -396,5 +396,6 @@ fn metrics(case: &Case, info: &halbench_hal::DeviceInfo, timing: &Timing) -> Met
         us_per_launch: positive(cost.launches).map(|n| median_s / n * 1e6),
         cache_resident: case.workload.cache_resident(&case.shape, info),
         expert_load: case.workload.expert_load(&case.shape),
+        collective: None,
     }
 }

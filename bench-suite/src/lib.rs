@@ -18,8 +18,10 @@
 //! [`RunOptions`].
 
 pub mod baseline;
+pub mod collective;
 pub mod commands;
 pub mod compare;
+pub mod fleet;
 pub mod harness;
 pub mod interrupt;
 pub mod knee;
@@ -33,6 +35,7 @@ pub mod results;
 pub mod roofline;
 pub mod rounds;
 pub mod run;
+pub mod scheduler;
 pub mod select;
 pub mod stats;
 pub mod supervisor;

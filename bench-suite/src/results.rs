@@ -83,6 +83,10 @@ pub struct RunInfo {
     /// cases that finished.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The scheduler that placed the run (Slurm job/step/node/task, Kubernetes
+    /// pod/namespace/node/index); absent when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<crate::scheduler::Scheduler>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -240,6 +244,9 @@ pub struct Metrics {
     /// How a mixture-of-experts case's routing spread its rows over the experts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expert_load: Option<halbench_kernels::ExpertLoad>,
+    /// A collective's nccl-tests figures (algbw, busbw and the factor between them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collective: Option<crate::collective::CollectiveFigures>,
 }
 
 /// The JSON schema of [`RunReport`], as committed in `results/schema.json`.

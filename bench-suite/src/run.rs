@@ -364,6 +364,7 @@ pub fn execute(args: &RunOptions) -> Result<Outcome, ExitCode> {
             scale: args.scale.to_string(),
             command: std::env::args().collect(),
             interrupted: false,
+            scheduler: crate::scheduler::detect(),
         },
         devices: Vec::new(),
         results: Vec::new(),
