@@ -179,3 +179,39 @@ pub fn compare(
         }
     }
 }
+
+/// `halbench fleet`: exit 1 when a host is an outlier on a gated case, 2 on bad input.
+pub fn fleet(
+    files: &[std::path::PathBuf],
+    threshold: f64,
+    gate: &[String],
+    format: Format,
+    html: Option<&std::path::Path>,
+) -> ExitCode {
+    let report = match crate::fleet::load_and_judge(files, threshold, gate) {
+        Ok(r) => r,
+        Err(e) => return usage(UsageError(e)),
+    };
+    if let Some(path) = html {
+        let page = crate::report::fleet_page(&report);
+        if let Err(e) = crate::results::write_atomic(path, page.as_bytes()) {
+            return crate::run::fail(format!("cannot write {}: {e}", path.display()));
+        }
+        eprintln!("fleet page written to {}", path.display());
+    }
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        Format::Table | Format::Markdown => println!(
+            "{}",
+            crate::fleet::tables(&report, matches!(format, Format::Markdown))
+        ),
+    }
+    if report.failed() {
+        ExitCode::from(FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

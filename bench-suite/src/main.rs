@@ -81,6 +81,27 @@ enum Command {
         #[arg(long, default_value = "report.html")]
         out: PathBuf,
     },
+    /// Many hosts' results side by side: per device kind and case the fleet median, its
+    /// spread and the outlier hosts; hosts worst first. Exits 1 when a host is slower than
+    /// the fleet (or broke) on a gated case.
+    Fleet {
+        /// Result files, one or more per host (halbench run --json).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Smallest deviation from the fleet median that counts, in percent (the robust
+        /// threshold is the larger of this and 3.5 × 1.4826 × MAD).
+        #[arg(long, default_value_t = halbench::fleet::DEFAULT_FLOOR)]
+        threshold: f64,
+        /// Gate only cases matching this glob over workload/variant/dtype/shape
+        /// (`stream.*`, `gemm/*/f16/*`); repeatable. Default: every case.
+        #[arg(long)]
+        gate: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also write the fleet page (HTML, self-contained) here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
     /// Print the JSON schema of the results document.
     #[command(hide = true)]
     Schema,
@@ -325,6 +346,17 @@ fn path_options(command: &Command) -> Vec<PathOption<'_>> {
             );
             options.push(PathOption::new("--out", out, Output));
         }
+        Command::Fleet { files, html, .. } => {
+            options.extend(
+                files
+                    .iter()
+                    .map(|p| PathOption::new("fleet FILE", p, Input)),
+            );
+            options.extend(
+                html.as_deref()
+                    .map(|p| PathOption::new("--html", p, Output)),
+            );
+        }
         Command::Devices { .. }
         | Command::Conformance { .. }
         | Command::Schema
@@ -364,6 +396,13 @@ fn main() -> ExitCode {
         }) => commands::compare(&base, &new, &round, threshold, format),
         Some(Command::Roofline(args)) => roofline::command(args),
         Some(Command::Report { files, out }) => report::command(&files, &out),
+        Some(Command::Fleet {
+            files,
+            threshold,
+            gate,
+            format,
+            html,
+        }) => commands::fleet(&files, threshold, &gate, format, html.as_deref()),
         Some(Command::Schema) => {
             print!("{}", results::schema_json());
             ExitCode::SUCCESS

@@ -16,6 +16,9 @@
 
 mod charts;
 mod curve;
+mod fleet;
+
+pub use fleet::page as fleet_page;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
