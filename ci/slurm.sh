@@ -2,6 +2,7 @@
 # A single-node Slurm on this machine (munged, slurmctld, slurmd, all on localhost), the
 # fleet sbatch script submitted to it as a two-task job at smoke scale, and both tasks'
 # result files checked. Everything it starts it stops; its state lives under one temp dir.
+# KEEP=1 leaves that dir (logs, results) for a post-mortem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
