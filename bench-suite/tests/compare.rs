@@ -262,9 +262,9 @@ fn run_with_a_baseline_records_compares_and_gates() {
 #[test]
 fn device_dtypes_read_from_results_old_and_new() {
     use halbench_hal::{DType, DeviceInfo};
-    // A committed baseline from before the dtype set: f16/bf16 flags, f32 implied.
+    // A real OpenCL result from before the dtype set: f16/bf16 flags, f32 implied.
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../results/baselines/opencl-pthread-skylake-avx512-amd-epyc-2u.json");
+        .join("tests/data/opencl-result-before-dtype-sets.json");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let old: DeviceInfo = serde_json::from_value(doc["devices"][0].clone()).unwrap();
     assert_eq!(old.features.dtypes, [DType::F32, DType::BF16].into());
