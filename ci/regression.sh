@@ -16,8 +16,8 @@
 # the other way) and to a tighter precision, and the four rounds are judged together
 # (`halbench compare --round`): slower only when every round's ratio is beyond the
 # threshold. One pair is not enough on a shared machine: PoCL's peak.fma here runs a whole
-# process at either 0.75 ms or 1.45 ms a launch (measured with one binary, ten runs in a row
-# splitting between the two), so one pair's 2x says which mode each process drew, not which
+# process at either 0.75 ms or 1.45 ms a launch (measured: six runs of either build split
+# between the two), so one pair's 2x says which mode each process drew, not which
 # build is slower; a real regression is slower in every round. Then the gate proves it would
 # catch a 2x slowdown: a copy of the run with every time doubled must fail `halbench compare`.
 #
@@ -98,9 +98,7 @@ if ! judge 1 || ambiguous; then
   pair new-first 4
   judge 4
 fi
-cp "$out/run-1.json" "$out/run.json"
-
-python3 - "$out/run.json" "$out/slow.json" <<'PY'
+python3 - "$out/run-1.json" "$out/slow.json" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 for r in doc["results"]:
@@ -110,8 +108,8 @@ for r in doc["results"]:
             t[k] *= 2
 json.dump(doc, open(sys.argv[2], "w"))
 PY
-"$bin" compare "$out/run.json" "$out/run.json" --threshold "$threshold" >/dev/null
-if "$bin" compare "$out/run.json" "$out/slow.json" --threshold "$threshold" >/dev/null 2>&1; then
+"$bin" compare "$out/run-1.json" "$out/run-1.json" --threshold "$threshold" >/dev/null
+if "$bin" compare "$out/run-1.json" "$out/slow.json" --threshold "$threshold" >/dev/null 2>&1; then
   echo "regression gate: a 2x slowdown was not caught" >&2
   exit 1
 fi
