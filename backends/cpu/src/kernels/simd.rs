@@ -21,6 +21,22 @@ pub(crate) fn widest<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Calls `f` inside a function compiled for 256-bit vectors (AVX2 with FMA) where the CPU
+/// has them. For loops bound by memory, where the width only has to keep up: 256 bits is
+/// what GCC and Clang pick for Skylake-SP and later by default (prefer-vector-width), so
+/// these loops are the code BabelStream's `-march=native` build runs.
+#[inline(always)]
+pub(crate) fn wide256<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the features it was compiled for are present.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 fn avx512<R>(f: impl FnOnce() -> R) -> R {
